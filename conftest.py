@@ -1,0 +1,88 @@
+"""Fixtures shared by every app's tests: tenants, keys and authenticated clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from credits import services as credits_services
+from shieldx.services import api_key_create, tenant_create
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_tenant(db):
+    def make(tenant_id: str = "org-test", credits: int = 0):
+        tenant = tenant_create(tenant_id=tenant_id)
+        credits_services.account_open(tenant_id=tenant_id, initial_credits=credits, actor="test")
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+def make_client(db):
+    """make_client(tenant or None for operator, scopes='*') -> APIClient with a Bearer key."""
+
+    def make(tenant=None, scopes: str = "*", **key_kwargs):
+        _, raw_key = api_key_create(tenant=tenant, scopes=scopes, **key_kwargs)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        client.raw_key = raw_key
+        return client
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("org-123", credits=1000)
+
+
+@pytest.fixture
+def client_for(tenant, make_client):
+    """An all-scopes client of the default tenant."""
+    return make_client(tenant)
+
+
+@pytest.fixture
+def run_django():
+    """Run Python code in a fresh process with its own environment (settings are read at start-up)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+
+    def run(code: str, env: dict[str, str] | None = None, args: list[str] | None = None, timeout: int = 120):
+        full_env = {k: v for k, v in os.environ.items() if k in keep}
+        full_env.update({"PYTHONPATH": str(root), "DJANGO_SETTINGS_MODULE": "shieldx.settings"}, **(env or {}))
+        command = [sys.executable, *(args or ["-c", code])]
+        return subprocess.run(command, cwd=root, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def captured_logs():
+    """Redirect every configured log handler's stream to a buffer, keeping its filters."""
+    import io
+    import logging
+
+    from shieldx.logs import JsonFormatter
+
+    buffer = io.StringIO()
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in ("django", "django.request", "celery", "gunicorn.error"))]
+    handlers = {h for lg in loggers for h in lg.handlers if isinstance(h.formatter, JsonFormatter)}
+    previous = {h: h.setStream(buffer) for h in handlers}
+    yield buffer
+    for handler, stream in previous.items():
+        handler.setStream(stream)

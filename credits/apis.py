@@ -1,0 +1,210 @@
+"""HTTP views of CONTRACT §3: thin translations between requests and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from credits import idempotency, metrics, selectors, services
+from credits.exceptions import ReservationNotFound
+from credits.serializers import (
+    AuditPageResponse,
+    AuditQuerySerializer,
+    AuditVerifyResponse,
+    BalanceQuerySerializer,
+    BalanceResponse,
+    CaptureSerializer,
+    ConsumeSerializer,
+    IdempotencyKeyField,
+    PageQuerySerializer,
+    PurchaseSerializer,
+    RefundSerializer,
+    ReleaseSerializer,
+    ReservationResponse,
+    ReserveSerializer,
+    TransactionPageResponse,
+    TransactionResponse,
+)
+from shieldx.auth import resolve_tenant
+from shieldx.errors import ApplicationError, InvalidRequest
+from shieldx.openapi import errors
+
+WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+READ_ERRORS = errors(400, 401, 403, 404, 429, 503)
+KEY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Alternative to the body's idempotency_key.")
+
+
+def _validated(serializer_class, data) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
+    """The key from the body or the Idempotency-Key header; both given and different is a 400."""
+    header = request.headers.get("Idempotency-Key")
+    if header is not None:
+        header = IdempotencyKeyField().run_validation(header)
+    from_body = body.get("idempotency_key")
+    if header is not None and from_body is not None and header != from_body:
+        raise InvalidRequest("Idempotency-Key header and idempotency_key field differ.", details={"field": "idempotency_key"})
+    return from_body if from_body is not None else header
+
+
+class CreditsWrite(APIView):
+    """A mutation: validate, resolve the tenant, run the service exactly once per key."""
+
+    op: str
+    serializer_class: type
+
+    def tenant_for(self, request: Request, body: dict[str, Any], **kwargs: Any) -> str:
+        return resolve_tenant(request.user, body["tenant_id"])
+
+    def perform(self, *, tenant_id: str, body: dict[str, Any], actor: str, key: str | None, fp: str, **kwargs: Any) -> idempotency.Outcome:
+        raise NotImplementedError
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        try:
+            body = _validated(self.serializer_class, request.data)
+            key = _idempotency_key(request, body)
+            tenant_id = self.tenant_for(request, body, **kwargs)
+            fp = idempotency.fingerprint(self.op, request.path, request.data)
+            outcome = self.perform(tenant_id=tenant_id, body=body, actor=request.user.actor, key=key, fp=fp, **kwargs)
+        except ApplicationError as exc:
+            metrics.count(self.op, exc.code)
+            raise
+        except APIException:
+            metrics.count(self.op, "invalid_request")
+            raise
+        metrics.count(self.op, "replayed" if outcome.replayed else ("success" if outcome.status < 300 else outcome.body["error"]["code"]))
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(outcome.body, status=outcome.status, headers=headers)
+
+
+@extend_schema(responses={200: TransactionResponse, 402: errors(402)[402], **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class ConsumeView(CreditsWrite):
+    op, serializer_class, required_scopes = "consume", ConsumeSerializer, {"POST": "credits:consume"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
+        return services.consume(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"],
+            metadata=body["metadata"], idempotency_key=key, request_fingerprint=fp,
+        )
+
+
+@extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class PurchaseView(CreditsWrite):
+    op, serializer_class, required_scopes = "purchase", PurchaseSerializer, {"POST": "credits:purchase"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
+        return services.purchase(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"],
+            external_ref=body["external_ref"], idempotency_key=key, request_fingerprint=fp,
+        )
+
+
+@extend_schema(responses={201: ReservationResponse, 402: errors(402)[402], **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class ReserveView(CreditsWrite):
+    op, serializer_class, required_scopes = "reserve", ReserveSerializer, {"POST": "credits:reserve"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
+        return services.reserve(
+            tenant_id=tenant_id, amount=body["amount"], ttl_seconds=body["ttl_seconds"], actor=actor,
+            description=body["description"], idempotency_key=key, request_fingerprint=fp,
+        )
+
+
+class ReservationWrite(CreditsWrite):
+    def tenant_for(self, request, body, *, reservation_id: str, **kwargs):
+        tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
+        if tenant_id is None:
+            raise ReservationNotFound()
+        return resolve_tenant(request.user, tenant_id)
+
+
+@extend_schema(responses={200: ReservationResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class CaptureView(ReservationWrite):
+    op, serializer_class, required_scopes = "capture", CaptureSerializer, {"POST": "credits:reserve"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, reservation_id):
+        return services.capture(
+            tenant_id=tenant_id, reservation_id=reservation_id, actor=actor, amount=body.get("amount"),
+            idempotency_key=key, request_fingerprint=fp,
+        )
+
+
+@extend_schema(responses={200: ReservationResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class ReleaseView(ReservationWrite):
+    op, serializer_class, required_scopes = "release", ReleaseSerializer, {"POST": "credits:reserve"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, reservation_id):
+        return services.release(tenant_id=tenant_id, reservation_id=reservation_id, actor=actor, idempotency_key=key, request_fingerprint=fp)
+
+
+@extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class RefundView(CreditsWrite):
+    op, serializer_class, required_scopes = "refund", RefundSerializer, {"POST": "credits:purchase"}
+
+    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
+        return services.refund(
+            tenant_id=tenant_id, transaction_id=body["transaction_id"], actor=actor, amount=body.get("amount"),
+            idempotency_key=key, request_fingerprint=fp,
+        )
+
+
+@extend_schema(responses={200: BalanceResponse, **READ_ERRORS}, parameters=[BalanceQuerySerializer])
+class BalanceView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        query = _validated(BalanceQuerySerializer, request.query_params)
+        if "at" in query:
+            return Response(selectors.balance_at(tenant_id=tenant_id, at=query["at"]))
+        return Response(selectors.balance(tenant_id=tenant_id))
+
+
+@extend_schema(responses={200: ReservationResponse, **READ_ERRORS})
+class ReservationView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, reservation_id: str) -> Response:
+        tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
+        if tenant_id is None:
+            raise ReservationNotFound()
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        return Response(selectors.reservation(tenant_id=tenant_id, reservation_id=reservation_id))
+
+
+@extend_schema(responses={200: TransactionPageResponse, **READ_ERRORS}, parameters=[PageQuerySerializer])
+class TransactionsView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        query = _validated(PageQuerySerializer, request.query_params)
+        return Response(selectors.transactions(tenant_id=tenant_id, limit=query["limit"], cursor=query.get("cursor")))
+
+
+@extend_schema(responses={200: AuditPageResponse, **READ_ERRORS}, parameters=[AuditQuerySerializer])
+class AuditView(APIView):
+    required_scopes = {"GET": "credits:audit"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        query = _validated(AuditQuerySerializer, request.query_params)
+        return Response(selectors.audit_page(tenant_id=tenant_id, after_seq=query["after_seq"], limit=query["limit"]))
+
+
+@extend_schema(responses={200: AuditVerifyResponse, **READ_ERRORS})
+class AuditVerifyView(APIView):
+    required_scopes = {"GET": "credits:audit"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        return Response(selectors.verify_chain(tenant_id=tenant_id))

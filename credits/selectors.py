@@ -1,0 +1,134 @@
+"""Reads of the credits ledger. None of them writes, except that a balance read first
+releases holds that have expired (CONTRACT §3: expired holds are released automatically)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from credits import chain, representations
+from credits.exceptions import AccountNotFound, ReservationNotFound
+from credits.models import Account, AuditEntry, LedgerEntry, Reservation
+from shieldx.errors import InvalidRequest
+
+
+def _account(tenant_id: str) -> Account:
+    account = Account.objects.filter(tenant_id=tenant_id).first()
+    if account is None:
+        raise AccountNotFound()
+    if account.next_hold_expiry is not None and account.next_hold_expiry <= timezone.now():
+        from credits.services import release_expired_holds  # the write path owns expiry
+
+        account = release_expired_holds(tenant_id=tenant_id)
+    return account
+
+
+def balance(*, tenant_id: str) -> dict[str, Any]:
+    return representations.balance(_account(tenant_id))
+
+
+def balance_at(*, tenant_id: str, at: datetime) -> dict[str, Any]:
+    """The balance as it stood at ``at``, from the ledger (zeros before the first entry)."""
+    account = _account(tenant_id)
+    entry = LedgerEntry.objects.filter(account=account, created_at__lte=at).order_by("-created_at", "-id").first()
+    figures = (entry.balance_after, entry.reserved_after, entry.spent_after, entry.purchased_after) if entry else (0, 0, 0, 0)
+    body = representations.balance(Account(tenant_id=tenant_id, balance=figures[0], reserved_funds=figures[1], total_spent=figures[2], total_purchased=figures[3]))
+    body["at"] = representations.rfc3339(at)
+    return body
+
+
+def reservation(*, tenant_id: str, reservation_id: str) -> dict[str, Any]:
+    _account(tenant_id)  # releases the hold if it expired
+    hold = Reservation.objects.filter(account_id=tenant_id, public_id=reservation_id).first()
+    if hold is None:
+        raise ReservationNotFound()
+    return representations.reservation(hold, tenant_id)
+
+
+def reservation_tenant(*, reservation_id: str) -> str | None:
+    return Reservation.objects.filter(public_id=reservation_id).values_list("account_id", flat=True).first()
+
+
+def _encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"c{value}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("c"):
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The cursor is not valid.", details={"field": "cursor"}) from None
+
+
+def transactions(*, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """Newest first; the cursor is opaque to clients."""
+    _account(tenant_id)
+    rows = LedgerEntry.objects.filter(account_id=tenant_id).order_by("-id")
+    if cursor:
+        rows = rows.filter(id__lt=_decode_cursor(cursor))
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "results": [representations.transaction(entry, tenant_id) for entry in page],
+        "next_cursor": _encode_cursor(page[-1].id) if more else None,
+    }
+
+
+def _audit_dict(row: AuditEntry, tenant_id: str) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "seq": row.seq,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+        "action": row.action,
+        "amount": row.amount,
+        "balance_after": row.balance_after,
+        "reserved_after": row.reserved_after,
+        "ref": row.ref,
+        "actor": row.actor,
+        "created_at": row.created_at,
+    }
+
+
+def audit_page(*, tenant_id: str, after_seq: int, limit: int) -> dict[str, Any]:
+    """Oldest first, exactly the fields the hash covers, so anyone can recompute the chain."""
+    _account(tenant_id)
+    page = list(AuditEntry.objects.filter(account_id=tenant_id, seq__gt=after_seq).order_by("seq")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {"results": [_audit_dict(row, tenant_id) for row in page], "next_after_seq": page[-1].seq if more else None}
+
+
+def _audit_stream(tenant_id: str) -> Iterator[dict[str, Any]]:
+    for row in AuditEntry.objects.filter(account_id=tenant_id).order_by("seq").iterator(chunk_size=2000):
+        yield _audit_dict(row, tenant_id)
+
+
+def verify_chain(*, tenant_id: str) -> dict[str, Any]:
+    """Recompute the chain; the account's head must match too, so a deleted tail is caught."""
+    account = Account.objects.filter(tenant_id=tenant_id).first()
+    if account is None:
+        raise AccountNotFound()
+    report = chain.verify(_audit_stream(tenant_id))
+    broken_at = report.broken_at_seq
+    if report.valid and (report.length != account.audit_seq or report.head_hash != account.audit_head):
+        broken_at = report.length + 1 if report.length < account.audit_seq else report.length
+    return {
+        "tenant_id": tenant_id,
+        "valid": broken_at is None,
+        "length": report.length,
+        "head_hash": report.head_hash,
+        "broken_at_seq": broken_at,
+    }
+
+
+def tenants_with_accounts() -> list[str]:
+    return list(Account.objects.order_by("tenant_id").values_list("tenant_id", flat=True))

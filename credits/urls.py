@@ -1,0 +1,17 @@
+from django.urls import path
+
+from credits import apis
+
+urlpatterns = [
+    path("consume", apis.ConsumeView.as_view()),
+    path("purchase", apis.PurchaseView.as_view()),
+    path("reserve", apis.ReserveView.as_view()),
+    path("refund", apis.RefundView.as_view()),
+    path("balance/<str:tenant_id>", apis.BalanceView.as_view()),
+    path("reservations/<str:reservation_id>", apis.ReservationView.as_view()),
+    path("reservations/<str:reservation_id>/capture", apis.CaptureView.as_view()),
+    path("reservations/<str:reservation_id>/release", apis.ReleaseView.as_view()),
+    path("transactions/<str:tenant_id>", apis.TransactionsView.as_view()),
+    path("audit/<str:tenant_id>", apis.AuditView.as_view()),
+    path("audit/<str:tenant_id>/verify", apis.AuditVerifyView.as_view()),
+]

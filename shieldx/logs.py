@@ -1,0 +1,90 @@
+"""Structured JSON logs that carry the request id and never carry PII.
+
+``MaskPIIFilter`` sits on every handler (Django, gunicorn, Celery all log through the
+root configuration in settings). It masks the rendered message, the exception text and
+every extra field with camouflage's log detector: where data may be a card number,
+it is masked.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+from camouflage.pii import mask_for_logs
+
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+# Attributes every LogRecord has; anything else was passed as `extra=`.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def set_request_id(value: str) -> None:
+    _request_id.set(value)
+
+
+def scrub(value: Any) -> Any:
+    """Mask PII in strings, recursively through dicts and lists (error bodies, log extras)."""
+    if isinstance(value, str):
+        return mask_for_logs(value)
+    if isinstance(value, dict):
+        return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = current_request_id()
+        return True
+
+
+class MaskPIIFilter(logging.Filter):
+    """Render the message, mask it, and freeze it so no formatter re-renders raw args."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = mask_for_logs(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info))
+        if record.exc_text:
+            record.exc_text = mask_for_logs(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_for_logs(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRS and not isinstance(value, (int, float, bool, type(None))):
+                # Objects (a request, a model) are rendered here, so their text is masked too.
+                setattr(record, name, scrub(value if isinstance(value, (str, dict, list, tuple)) else str(value)))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "") or current_request_id(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        for name, value in vars(record).items():
+            if name not in _STANDARD_ATTRS and not name.startswith("_"):
+                entry[name] = value
+        return json.dumps(entry, default=str, ensure_ascii=False)

@@ -1,0 +1,26 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from shieldx.models import ApiKey, Tenant
+from shieldx.services import api_key_create, api_key_revoke
+
+DEMO_TENANT = "org-123"
+DEMO_CREDITS = 15000
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenant org-123 (15,000 credits) and print a fresh demo API key (make run)."
+
+    def handle(self, *args, **options):
+        if not Tenant.objects.filter(tenant_id=DEMO_TENANT).exists():
+            call_command("create_tenant", DEMO_TENANT, name="Demo organisation", credits=DEMO_CREDITS, stdout=self.stderr)
+        tenant = Tenant.objects.get(tenant_id=DEMO_TENANT)
+        for old in ApiKey.objects.filter(tenant=tenant, name="demo", revoked_at__isnull=True):
+            api_key_revoke(key=old)
+        _, raw_key = api_key_create(tenant=tenant, scopes="*", name="demo")
+        self.stdout.write(
+            "\n"
+            f"Demo tenant: {DEMO_TENANT}\n"
+            f"Demo API key (all scopes; shown once, previous demo keys revoked):\n\n    {raw_key}\n\n"
+            f"Try:  curl -s -H 'Authorization: Bearer {raw_key}' http://127.0.0.1:8000/credits/balance/{DEMO_TENANT}\n"
+        )

@@ -1,0 +1,258 @@
+"""ShieldX settings: one module, read from the environment.
+
+With nothing set, an embedded default serves a first try: SQLite (WAL), Django's
+in-process cache and Celery tasks run in-process. Under pytest, unset
+DATABASE_URL/REDIS_URL point at the local PostgreSQL and Redis instead, because the
+suite tests the real thing. ``SHIELDX_ENV=production`` refuses weak secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from shieldx.env import envbool, envint, envlist, envsecret, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("SHIELDX_VAR_DIR", str(BASE_DIR / "var")))
+
+SHIELDX_ENV = envstr("SHIELDX_ENV", "development")
+if SHIELDX_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"SHIELDX_ENV must be 'development' or 'production', got {SHIELDX_ENV!r}")
+PRODUCTION = SHIELDX_ENV == "production"
+TESTING = "pytest" in sys.modules
+
+# Which app's routes this process serves: credits|shadow|camouflage|all (web roles);
+# worker and beat serve the operational routes only.
+SHIELDX_ROLE = envstr("SHIELDX_ROLE", "all")
+if SHIELDX_ROLE not in {"all", "credits", "shadow", "camouflage", "worker", "beat"}:
+    raise ImproperlyConfigured(f"SHIELDX_ROLE must be one of all|credits|shadow|camouflage|worker|beat, got {SHIELDX_ROLE!r}")
+
+# --- secrets -------------------------------------------------------------------------
+_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105 - refused in production
+SECRET_KEY = envsecret("SECRET_KEY")
+if PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure") or SECRET_KEY == _DEV_SECRET:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set to a random value of at least 50 characters "
+            "in production; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = _DEV_SECRET
+
+DEBUG = envbool("DEBUG", False) and not PRODUCTION
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this service answers to in production")
+
+# --- applications --------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "shieldx",
+    "credits",
+    "shadow",
+    "camouflage",
+]
+
+MIDDLEWARE = [
+    "shieldx.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "shieldx.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "shieldx.urls"
+WSGI_APPLICATION = "shieldx.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ------------------------------------------------------------------------
+_DEFAULT_TEST_DB = "postgres://postgres@127.0.0.1:5432/shieldx"
+DATABASE_URL = envsecret("DATABASE_URL") or (_DEFAULT_TEST_DB if TESTING else "")
+if DATABASE_URL:
+    # Persistent connections: opening one per request made consume 5x slower here.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
+        DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "shieldx.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE transactions take the write lock up front, so concurrent
+                # writers wait (busy timeout) instead of failing with "database is locked".
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ENGINE = "postgresql" if "postgresql" in DATABASES["default"]["ENGINE"] else "sqlite"
+
+# --- cache and Redis -----------------------------------------------------------------
+# Tests use their own Redis database so they never touch a local dev server's keys.
+REDIS_URL = envsecret("REDIS_URL") or ("redis://127.0.0.1:6379/15" if TESTING else "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("SHIELDX_CACHE_PREFIX", "shieldx"),
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shieldx"}}
+
+# --- Celery --------------------------------------------------------------------------
+CELERY_BROKER_URL = envsecret("CELERY_BROKER_URL") or REDIS_URL
+CELERY_RESULT_BACKEND = envsecret("CELERY_RESULT_BACKEND") or REDIS_URL or None
+# Without a broker, tasks run in-process: the embedded default needs no worker.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+# A child killed mid-task is otherwise acknowledged and its work lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "credits-expire-holds": {"task": "credits.expire_holds", "schedule": 30.0},
+    "credits-purge-idempotency-records": {"task": "credits.purge_idempotency_records", "schedule": 3600.0},
+}
+
+# --- REST framework and OpenAPI ------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shieldx.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["shieldx.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["shieldx.ratelimit.ApiKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "shieldx.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ShieldX Platform API",
+    "DESCRIPTION": "Prepaid credits, shadow evaluation of detection rules, and payment-data protection.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Assets come from drf-spectacular-sidecar, so /api/docs works with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Requests per minute per API key; 0 turns limiting off.
+SHIELDX_RATE_LIMIT = envint("SHIELDX_RATE_LIMIT", 6000, minimum=0)
+
+# Request bodies: 10 MiB, dataset uploads 100 MiB (CONTRACT §1).
+SHIELDX_MAX_BODY_BYTES = envint("SHIELDX_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+SHIELDX_MAX_UPLOAD_BYTES = envint("SHIELDX_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SHIELDX_MAX_UPLOAD_BYTES
+
+# --- security ------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if PRODUCTION:
+    # TLS ends at the ingress; probes and scrapes reach pods over plain HTTP.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [f"https://{host}" for host in ALLOWED_HOSTS if "*" not in host])
+
+# --- i18n and static -----------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+
+# --- metrics -------------------------------------------------------------------------
+# Several gunicorn workers share counters through files in this directory.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+# --- logging -------------------------------------------------------------------------
+LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "shieldx.logs.RequestIdFilter"},
+        "mask_pii": {"()": "shieldx.logs.MaskPIIFilter"},
+    },
+    "formatters": {"json": {"()": "shieldx.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id", "mask_pii"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+        "celery": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.error": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

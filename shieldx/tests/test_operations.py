@@ -1,0 +1,84 @@
+"""Health, readiness, metrics, OpenAPI and docs (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openapi_spec_validator import validate
+from rest_framework.test import APIClient
+
+READY_SCRIPT = """
+import django, json
+django.setup()
+from django.test import Client
+response = Client().get("/ready")
+print(json.dumps({"status": response.status_code, "body": response.json(), "retry": response.get("Retry-After")}))
+"""
+
+
+def test_health_needs_no_dependency_and_no_key():
+    response = APIClient().get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_ready_is_200_when_postgresql_and_redis_answer():
+    response = APIClient().get("/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"postgresql": "ok", "redis": "ok"}
+
+
+def _ready_in_process(run_django, database_url: str, redis_url: str) -> dict:
+    result = run_django(READY_SCRIPT, env={"DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_ready_is_503_naming_postgresql_when_it_does_not_answer(run_django):
+    answer = _ready_in_process(run_django, "postgres://postgres:hunter2@127.0.0.1:9/shieldx", "redis://127.0.0.1:6379/15")
+    assert answer["status"] == 503
+    error = answer["body"]["error"]
+    assert error["code"] == "service_unavailable"
+    assert "postgresql" in error["message"] and "redis" not in error["message"]
+    assert error["details"]["checks"]["redis"] == "ok"
+    assert answer["retry"]
+    assert "hunter2" not in json.dumps(answer)
+
+
+def test_ready_is_503_naming_redis_when_it_does_not_answer(run_django):
+    answer = _ready_in_process(run_django, "postgres://postgres@127.0.0.1:5432/postgres", "redis://127.0.0.1:9/0")
+    assert answer["status"] == 503
+    assert "redis" in answer["body"]["error"]["message"]
+    assert answer["body"]["error"]["details"]["checks"]["postgresql"] == "ok"
+
+
+@pytest.mark.django_db
+def test_metrics_expose_request_counters_without_a_key(client_for):
+    client_for.get("/credits/balance/org-123")
+    response = APIClient().get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "django_http_requests_total_by_method_total" in text
+    assert 'credits_operations_total' in text or "django_http_responses_total_by_status_total" in text
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_valid_openapi_3_and_lists_the_contract_routes():
+    response = APIClient().get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert schema["openapi"].startswith("3.")
+    validate(schema)
+    for route in ("/credits/consume", "/credits/balance/{tenant_id}", "/credits/audit/{tenant_id}/verify"):
+        assert route in schema["paths"], route
+
+
+@pytest.mark.django_db
+def test_api_docs_are_served_with_local_assets():
+    response = APIClient().get("/api/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "https://" not in html.split("<body")[0]
