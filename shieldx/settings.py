@@ -148,8 +148,9 @@ else:
 # --- Celery --------------------------------------------------------------------------
 CELERY_BROKER_URL = envsecret("CELERY_BROKER_URL") or REDIS_URL
 CELERY_RESULT_BACKEND = envsecret("CELERY_RESULT_BACKEND") or REDIS_URL or None
-# Without a broker, tasks run in-process: the embedded default needs no worker.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, tasks run in-process: the embedded default needs no worker. Tests run
+# tasks in-process too, except those that start a real worker and say so.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL or envbool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A child killed mid-task is otherwise acknowledged and its work lost.
 CELERY_TASK_ACKS_LATE = True
