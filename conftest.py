@@ -11,8 +11,17 @@ from shieldx.services import api_key_create, tenant_create
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache():
+def _clean_cache(request, monkeypatch):
+    from credits.cache import balances
+
     cache.clear()
+    balances.l1.reset()
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        # These tests run inside one transaction that never commits, so on_commit work
+        # (cache publication) would never run; run it at once instead. Tests marked
+        # transaction=True keep the real commit semantics.
+        monkeypatch.setattr("django.db.transaction.on_commit", lambda fn, using=None, robust=False: fn())
     yield
 
 

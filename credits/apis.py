@@ -166,7 +166,9 @@ class BalanceView(APIView):
         query = _validated(BalanceQuerySerializer, request.query_params)
         if "at" in query:
             return Response(selectors.balance_at(tenant_id=tenant_id, at=query["at"]))
-        return Response(selectors.balance(tenant_id=tenant_id))
+        read = selectors.balance_cached(tenant_id=tenant_id)
+        headers = {"X-Cache": read.tier} | ({"X-Cache-Stale": "true"} if read.stale else {})
+        return Response(read.body, headers=headers)
 
 
 @extend_schema(responses={200: ReservationResponse, **READ_ERRORS})

@@ -4,15 +4,20 @@ releases holds that have expired (CONTRACT §3: expired holds are released autom
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from credits import chain, representations
+from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
 from credits.models import Account, AuditEntry, LedgerEntry, Reservation
+from shieldx.breaker import CircuitOpen
 from shieldx.errors import InvalidRequest
 
 
@@ -29,6 +34,30 @@ def _account(tenant_id: str) -> Account:
 
 def balance(*, tenant_id: str) -> dict[str, Any]:
     return representations.balance(_account(tenant_id))
+
+
+@dataclass(frozen=True)
+class BalanceRead:
+    body: dict[str, Any]
+    tier: str  # "L1", "L2" or "L3"
+    stale: bool = False
+
+
+def balance_cached(*, tenant_id: str) -> BalanceRead:
+    """L1 → L2 → L3; with the database down, any cached value, marked stale."""
+    snapshot, tier = balances.read_cached(tenant_id, time.time())
+    if snapshot is not None:
+        return BalanceRead(snapshot.body, tier)
+    try:
+        account = _account(tenant_id)
+    except (CircuitOpen, OperationalError, InterfaceError):
+        snapshot, tier = balances.read_stale(tenant_id)
+        if snapshot is None:
+            raise
+        return BalanceRead(snapshot.body, tier, stale=True)
+    snapshot = Snapshot.of(account)
+    balances.store(tenant_id, snapshot)
+    return BalanceRead(snapshot.body, "L3")
 
 
 def balance_at(*, tenant_id: str, at: datetime) -> dict[str, Any]:

@@ -9,7 +9,6 @@ caller sent a key. Balance caches learn of the change only after commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from credits import chain, idempotency, representations
+from credits.cache import Snapshot, balances
 from credits.exceptions import (
     AccountNotFound,
     CaptureExceedsReservation,
@@ -30,13 +30,6 @@ from credits.exceptions import (
 from credits.models import Account, AuditEntry, EntryType, LedgerEntry, Reservation, ReservationStatus
 
 SYSTEM_ACTOR = "system"
-_after_commit_hooks: list[Callable[[str], None]] = []
-
-
-def on_balance_change(hook: Callable[[str], None]) -> Callable[[str], None]:
-    """Register ``hook(tenant_id)`` to run after any commit that changed a balance (cache invalidation)."""
-    _after_commit_hooks.append(hook)
-    return hook
 
 
 def _new_id(prefix: str) -> str:
@@ -127,9 +120,9 @@ def _record(
         next_hold_expiry=account.next_hold_expiry,
         updated_at=now,
     )
-    tenant_id = account.tenant_id
-    for hook in _after_commit_hooks:
-        transaction.on_commit(lambda hook=hook: hook(tenant_id))
+    # Caches learn of the change after commit, never before (a rollback must not leak).
+    snapshot = Snapshot.of(account)
+    transaction.on_commit(lambda tenant_id=account.tenant_id: balances.publish(tenant_id, snapshot))
     return entry
 
 

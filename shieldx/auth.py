@@ -6,20 +6,38 @@ Every API view uses these three pieces, so tenant isolation is decided in one pl
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from shieldx import scopes as scope_rules
-from shieldx.errors import NotFound
+from shieldx.breaker import CircuitOpen
+from shieldx.errors import NotFound, outage
+from shieldx.lru import LRU
 from shieldx.models import ApiKey, Tenant
 from shieldx.services import hash_key, split_key
 
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
 _DUMMY_HASH = hash_key("sxk_dummy")
+# While PostgreSQL is down, keys and tenants seen recently still authenticate, so cached
+# balances can be served (marked stale). A revocation cannot happen during the outage.
+OUTAGE_GRACE_SECONDS = 600
+_recent_principals: LRU[tuple[Principal, float]] = LRU(10_000)
+_recent_tenants: LRU[float] = LRU(10_000)
+_OUTAGES = (CircuitOpen, OperationalError, InterfaceError)
+
+
+def _recent(cache: LRU, key) -> object | None:
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    value, seen = entry if isinstance(entry, tuple) else (True, entry)
+    return value if time.monotonic() - seen < OUTAGE_GRACE_SECONDS else None
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Authorization must be 'Bearer <api key>'.")
         raw_key = raw_key.strip()
         prefix = split_key(raw_key)
-        key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first() if prefix else None
+        presented_hash = hash_key(raw_key)
+        try:
+            key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first() if prefix else None
+        except _OUTAGES as exc:
+            cached = _recent(_recent_principals, presented_hash)
+            if cached is None:
+                raise outage(exc) from exc
+            return cached, cached
         # Compare even when nothing was found, so timing says nothing about prefixes.
-        matches = hmac.compare_digest(key.key_hash if key else _DUMMY_HASH, hash_key(raw_key))
+        matches = hmac.compare_digest(key.key_hash if key else _DUMMY_HASH, presented_hash)
         now = timezone.now()
         if key is None or not matches or not key.is_usable(now) or (key.tenant and not key.tenant.is_active):
             raise exceptions.AuthenticationFailed(self._failure)
@@ -70,6 +95,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             is_operator=key.is_operator,
             scopes=tuple(key.scopes),
         )
+        _recent_principals.put(presented_hash, (principal, time.monotonic()))
         return principal, principal
 
     def authenticate_header(self, request) -> str:
@@ -109,6 +135,13 @@ def resolve_tenant(principal: Principal, tenant_id: object) -> str:
         if principal.tenant_id != tenant_id:
             raise NotFound("Tenant not found.")
         return tenant_id
-    if not Tenant.objects.filter(tenant_id=tenant_id, is_active=True).exists():
+    try:
+        exists = Tenant.objects.filter(tenant_id=tenant_id, is_active=True).exists()
+    except _OUTAGES as exc:
+        if _recent(_recent_tenants, tenant_id) is None:
+            raise outage(exc) from exc
+        return tenant_id
+    if not exists:
         raise NotFound("Tenant not found.")
+    _recent_tenants.put(tenant_id, time.monotonic())
     return tenant_id

@@ -11,10 +11,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from shieldx.breaker import CircuitOpen
 from shieldx.logs import current_request_id, scrub
 
 logger = logging.getLogger("shieldx.errors")
@@ -108,8 +110,20 @@ def _translate_drf(exc: drf.APIException) -> tuple[int, str, str, dict[str, Any]
     return status, code, message, details, headers
 
 
+def outage(exc: BaseException) -> ServiceUnavailable | None:
+    """A dependency outage is a 503 the client can retry, never a 500."""
+    if isinstance(exc, CircuitOpen):
+        return ServiceUnavailable(
+            f"{exc.name} is unavailable; retry shortly.", retry_after=int(exc.retry_after + 0.999), details={"dependency": exc.name}
+        )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return ServiceUnavailable("postgresql is unavailable; retry shortly.", details={"dependency": "postgresql"})
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception raised in an API view ends here."""
+    exc = outage(exc) or exc
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status, headers=exc.headers)
     if isinstance(exc, Http404):

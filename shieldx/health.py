@@ -15,6 +15,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shieldx import resilience
+from shieldx.breaker import CircuitOpen
 from shieldx.errors import json_error
 from shieldx.openapi import errors
 
@@ -30,11 +32,16 @@ def _redis_client(url: str) -> redis.Redis:
 
 
 def check_redis() -> None:
-    _redis_client(settings.REDIS_URL).ping()
+    with resilience.cache.guard():
+        _redis_client(settings.REDIS_URL).ping()
 
 
 def readiness() -> dict[str, str]:
-    """Each dependency this process needs, 'ok' or the kind of failure (never a secret)."""
+    """Each dependency this process needs, 'ok' or the kind of failure (never a secret).
+
+    Both checks pass their circuit breaker (the database's through the connection
+    itself), so an open breaker makes this process unready, and a readiness probe
+    doubles as the breaker's half-open probe once the reset timeout has passed."""
     checks = {settings.DATABASE_ENGINE: check_database}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
@@ -43,6 +50,8 @@ def readiness() -> dict[str, str]:
         try:
             check()
             results[name] = "ok"
+        except CircuitOpen:
+            results[name] = "unavailable (circuit open)"
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
             results[name] = f"unavailable ({type(exc).__name__})"
     return results

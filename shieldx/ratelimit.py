@@ -14,6 +14,9 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from shieldx import resilience
+from shieldx.breaker import CircuitOpen
+
 logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 
@@ -42,7 +45,10 @@ class ApiKeyRateThrottle(BaseThrottle):
         window = int(now // WINDOW_SECONDS)
         self._retry_after = WINDOW_SECONDS - int(now % WINDOW_SECONDS)
         try:
-            count = _count_in_window(f"ratelimit:{principal.key_id}:{window}")
+            with resilience.cache.guard():
+                count = _count_in_window(f"ratelimit:{principal.key_id}:{window}")
+        except CircuitOpen:
+            return True
         except Exception as exc:  # noqa: BLE001 - any cache failure means "fail open"
             logger.warning("rate limiter unavailable, allowing request: %s", type(exc).__name__)
             return True

@@ -108,7 +108,7 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
-        DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+        DATABASES["default"]["ENGINE"] = "shieldx.db.postgresql"  # metrics + circuit breaker
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -135,7 +135,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": envstr("SHIELDX_CACHE_PREFIX", "shieldx"),
+            "KEY_PREFIX": envstr("SHIELDX_CACHE_PREFIX", "shieldx-test" if TESTING else "shieldx"),
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
@@ -191,6 +191,12 @@ SPECTACULAR_SETTINGS = {
 
 # Requests per minute per API key; 0 turns limiting off.
 SHIELDX_RATE_LIMIT = envint("SHIELDX_RATE_LIMIT", 6000, minimum=0)
+
+# Circuit breakers (per process): consecutive failures that open one, seconds before a
+# half-open probe, probes admitted while half-open.
+SHIELDX_BREAKER_FAIL_MAX = envint("SHIELDX_BREAKER_FAIL_MAX", 3, minimum=1)
+SHIELDX_BREAKER_RESET_SECONDS = envint("SHIELDX_BREAKER_RESET_SECONDS", 5, minimum=1)
+SHIELDX_BREAKER_HALF_OPEN_CALLS = envint("SHIELDX_BREAKER_HALF_OPEN_CALLS", 1, minimum=1)
 
 # Request bodies: 10 MiB, dataset uploads 100 MiB (CONTRACT §1).
 SHIELDX_MAX_BODY_BYTES = envint("SHIELDX_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)

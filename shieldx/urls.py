@@ -4,10 +4,10 @@ the operational routes (/health, /ready, /metrics, docs, admin)."""
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shieldx import health
+from shieldx.metrics import metrics_view
 
 handler400 = "shieldx.errors.handler400"
 handler403 = "shieldx.errors.handler403"
@@ -23,7 +23,7 @@ APP_ROUTES = {
 urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
-    path("metrics", ExportToDjangoView, name="metrics"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

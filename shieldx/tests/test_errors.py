@@ -68,6 +68,6 @@ def test_an_unexpected_exception_is_a_500_in_the_shape_without_details(client_fo
     def explode(**kwargs):
         raise RuntimeError("secret detail 4111111111111111")
 
-    monkeypatch.setattr(selectors, "balance", explode)
+    monkeypatch.setattr(selectors, "balance_cached", explode)
     error = _assert_error(client_for.get("/credits/balance/org-123"), 500, "internal_error")
     assert "4111" not in str(error) and "secret" not in str(error)

@@ -1,0 +1,248 @@
+"""Balance reads in three tiers: L1 in-process LRU → L2 Redis → L3 the account row.
+
+Correctness rests on the account's ``audit_seq``, which grows with every balance change:
+- After a write commits (never before), the writer publishes the new balance with its seq:
+  it stores it in L2 only if newer than what L2 holds (a Lua compare-and-set), and sends
+  it on a pub/sub channel that every process's L1 subscribes to. A late fill carrying an
+  older seq can therefore never overwrite a newer value, in either tier.
+- L1 is trusted only while this process's subscription is connected; it is emptied when
+  the subscription drops, and each entry is trusted for at most ``L1_TTL`` seconds even if
+  a message were lost. Staleness bound across processes: the pub/sub delivery time
+  (well under a millisecond here), and never more than ``L1_TTL``.
+- A cached balance whose earliest hold expiry has passed is not served: the read goes to
+  L3, which releases the expired holds first.
+Writes never consult this module: they decide on the locked row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from prometheus_client import Counter
+
+from shieldx import resilience
+from shieldx.breaker import CircuitOpen
+from shieldx.lru import LRU
+
+logger = logging.getLogger(__name__)
+
+L1_TTL = 2.0
+L1_SIZE = 50_000
+L2_TTL = 300
+_L2_SET_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local seq = tonumber(string.match(current, '^(%d+)|'))
+  if seq and seq >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+lookups = Counter("credits_cache_lookups", "Balance cache lookups by tier and result.", ["tier", "result"])
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A balance as of one point in the account's history."""
+
+    seq: int
+    body: dict[str, Any]
+    next_hold_expiry: float | None  # epoch seconds
+
+    def is_due(self, now: float) -> bool:
+        return self.next_hold_expiry is not None and self.next_hold_expiry <= now
+
+    @classmethod
+    def of(cls, account) -> Snapshot:
+        from credits.representations import balance
+
+        expiry = account.next_hold_expiry.timestamp() if account.next_hold_expiry else None
+        return cls(account.audit_seq, balance(account), expiry)
+
+    def encode(self) -> str:
+        return json.dumps({"b": self.body, "e": self.next_hold_expiry}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, seq: int, payload: str) -> Snapshot:
+        data = json.loads(payload)
+        return cls(seq, data["b"], data["e"])
+
+
+class _L1:
+    def __init__(self) -> None:
+        self.entries: LRU[tuple[Snapshot, float]] = LRU(L1_SIZE)
+        self.floor: LRU[int] = LRU(L1_SIZE)  # newest seq announced per tenant
+
+    def get(self, tenant_id: str, *, fresh_only: bool = True) -> Snapshot | None:
+        entry = self.entries.get(tenant_id)
+        if entry is None:
+            return None
+        snapshot, stored_at = entry
+        if fresh_only and time.monotonic() - stored_at > L1_TTL:
+            return None
+        return snapshot
+
+    def offer(self, tenant_id: str, snapshot: Snapshot) -> None:
+        """Keep the snapshot unless a newer one is already known."""
+        floor = self.floor.get(tenant_id) or 0
+        if snapshot.seq < floor:
+            return
+        current = self.entries.get(tenant_id)
+        if current is not None and current[0].seq > snapshot.seq:
+            return
+        self.floor.put(tenant_id, snapshot.seq)
+        self.entries.put(tenant_id, (snapshot, time.monotonic()))
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def reset(self) -> None:
+        self.entries.clear()
+        self.floor.clear()
+
+
+class BalanceCache:
+    def __init__(self) -> None:
+        self.l1 = _L1()
+        self._subscribed = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._listener_lock = threading.Lock()
+
+    # --- Redis access, always through the breaker ------------------------------------
+
+    def _redis(self):
+        from django_redis import get_redis_connection
+
+        return get_redis_connection("default")
+
+    def _key(self, tenant_id: str) -> str:
+        return f"{settings.CACHES['default'].get('KEY_PREFIX', 'shieldx')}:credits:balance:{tenant_id}"
+
+    @property
+    def channel(self) -> str:
+        # Pub/sub ignores Redis database numbers: name the database in the channel so two
+        # deployments sharing one server never hear each other.
+        from redis.connection import parse_url
+
+        db = parse_url(settings.REDIS_URL).get("db", 0)
+        return f"{settings.CACHES['default'].get('KEY_PREFIX', 'shieldx')}:{db}:credits:balance"
+
+    def _with_redis(self, fn):
+        """Run fn(redis) behind the Redis breaker; None when Redis is not usable now."""
+        if not settings.REDIS_URL:
+            return None
+        try:
+            with resilience.cache.guard():
+                return fn(self._redis())
+        except CircuitOpen:
+            return None
+        except Exception as exc:  # noqa: BLE001 - a cache tier failing must never fail the read
+            logger.warning("balance cache: redis unavailable (%s)", type(exc).__name__)
+            return None
+
+    # --- the listener keeps L1 coherent ------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        if self._listener is not None and self._listener.is_alive() or not settings.REDIS_URL:
+            return
+        with self._listener_lock:
+            if self._listener is None or not self._listener.is_alive():
+                self._listener = threading.Thread(target=self._listen, name="credits-cache-listener", daemon=True)
+                self._listener.start()
+
+    def _listen(self) -> None:
+        import redis
+
+        backoff = 0.1
+        while True:
+            try:
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=None, health_check_interval=5)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                # Anything published while we were not listening is unknown: start empty.
+                self.l1.clear()
+                self._subscribed.set()
+                backoff = 0.1
+                for message in pubsub.listen():
+                    self._apply(message.get("data"))
+            except Exception as exc:  # noqa: BLE001 - reconnect on any failure
+                self._subscribed.clear()
+                self.l1.clear()
+                logger.warning("balance cache: subscription lost (%s); L1 bypassed until it is back", type(exc).__name__)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _apply(self, data: bytes | str | None) -> None:
+        if not data:
+            return
+        text = data.decode() if isinstance(data, bytes) else data
+        tenant_id, seq, payload = text.split("|", 2)
+        self.l1.offer(tenant_id, Snapshot.decode(int(seq), payload))
+
+    def l1_usable(self) -> bool:
+        if not settings.REDIS_URL:
+            return False  # no channel to hear other processes' writes on: never trust L1
+        self._ensure_listener()
+        return self._subscribed.is_set()
+
+    # --- reads and writes ------------------------------------------------------------------
+
+    def read_cached(self, tenant_id: str, now: float) -> tuple[Snapshot | None, str]:
+        """The freshest trustworthy cached snapshot and its tier, or (None, 'L3')."""
+        if self.l1_usable():
+            snapshot = self.l1.get(tenant_id)
+            if snapshot is not None and not snapshot.is_due(now):
+                lookups.labels(tier="l1", result="hit").inc()
+                return snapshot, "L1"
+            lookups.labels(tier="l1", result="miss").inc()
+        raw = self._with_redis(lambda r: r.get(self._key(tenant_id)))
+        if raw:
+            seq, payload = raw.decode().split("|", 1)
+            snapshot = Snapshot.decode(int(seq), payload)
+            if not snapshot.is_due(now):
+                lookups.labels(tier="l2", result="hit").inc()
+                self.l1.offer(tenant_id, snapshot)
+                return snapshot, "L2"
+        lookups.labels(tier="l2", result="miss").inc()
+        return None, "L3"
+
+    def read_stale(self, tenant_id: str) -> tuple[Snapshot | None, str]:
+        """Any cached value at all, for when the database is down."""
+        snapshot = self.l1.get(tenant_id, fresh_only=False)
+        if snapshot is not None:
+            return snapshot, "L1"
+        raw = self._with_redis(lambda r: r.get(self._key(tenant_id)))
+        if raw:
+            seq, payload = raw.decode().split("|", 1)
+            return Snapshot.decode(int(seq), payload), "L2"
+        return None, "L3"
+
+    def store(self, tenant_id: str, snapshot: Snapshot) -> None:
+        """Fill after an L3 read: both tiers, each only if newer."""
+        lookups.labels(tier="l3", result="read").inc()
+        self.l1.offer(tenant_id, snapshot)
+        self._with_redis(lambda r: r.eval(_L2_SET_IF_NEWER, 1, self._key(tenant_id), snapshot.seq, snapshot.encode(), L2_TTL))
+
+    def publish(self, tenant_id: str, snapshot: Snapshot) -> None:
+        """After a write commits: this process's L1 at once, L2 and every other L1 through Redis."""
+        self.l1.offer(tenant_id, snapshot)
+
+        def send(r):
+            pipe = r.pipeline(transaction=False)
+            pipe.eval(_L2_SET_IF_NEWER, 1, self._key(tenant_id), snapshot.seq, snapshot.encode(), L2_TTL)
+            pipe.publish(self.channel, f"{tenant_id}|{snapshot.seq}|{snapshot.encode()}")
+            return pipe.execute()
+
+        if self._with_redis(send) is None and settings.REDIS_URL:
+            # L2 may now hold an older value: drop it as soon as Redis answers again.
+            self._with_redis(lambda r: r.delete(self._key(tenant_id)))
+
+
+balances = BalanceCache()
