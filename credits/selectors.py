@@ -17,7 +17,8 @@ from credits import chain, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
 from credits.models import Account, AuditEntry, LedgerEntry, Reservation
-from shieldx.breaker import CircuitOpen
+from shieldx import resilience
+from shieldx.breaker import CLOSED, CircuitOpen
 from shieldx.errors import InvalidRequest
 
 
@@ -47,7 +48,8 @@ def balance_cached(*, tenant_id: str) -> BalanceRead:
     """L1 → L2 → L3; with the database down, any cached value, marked stale."""
     snapshot, tier = balances.read_cached(tenant_id, time.time())
     if snapshot is not None:
-        return BalanceRead(snapshot.body, tier)
+        # While the database is failing nothing can confirm the value: say so.
+        return BalanceRead(snapshot.body, tier, stale=resilience.database.state != CLOSED)
     try:
         account = _account(tenant_id)
     except (CircuitOpen, OperationalError, InterfaceError):
