@@ -1,18 +1,39 @@
-"""/metrics: Prometheus text, summed across gunicorn workers, plus derived gauges.
+"""/metrics: Prometheus text, summed across gunicorn workers, plus scrape-time figures.
 
-Ratios cannot be summed across processes, so the cache figures of CONTRACT §6 are
-computed here, at scrape time, from the counters all workers share.
+Ratios cannot be summed across processes, and some figures live outside any process
+(a queue length in Redis, the last audit verification): apps register collectors that
+compute those at scrape time with ``register_scrape_collector``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
+
+# Each factory takes the registry of process metrics and returns a collector.
+_scrape_collectors: list[Callable[[CollectorRegistry], object]] = []
+
+
+def register_scrape_collector(factory: Callable[[CollectorRegistry], object]) -> None:
+    if factory not in _scrape_collectors:
+        _scrape_collectors.append(factory)
+
+
+def counter_totals(source: CollectorRegistry, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The ``<name>_total`` samples of a counter, summed per label set."""
+    totals: dict[tuple[tuple[str, str], ...], float] = {}
+    for family in source.collect():
+        if family.name == name:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = tuple(sorted(sample.labels.items()))
+                    totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
 
 
 def _source_registry() -> CollectorRegistry:
@@ -23,36 +44,10 @@ def _source_registry() -> CollectorRegistry:
     return REGISTRY
 
 
-class CacheFigures:
-    """credits_cache_* gauges from the shared credits_cache_lookups counter."""
-
-    def __init__(self, source: CollectorRegistry):
-        self.source = source
-
-    def collect(self):
-        counts: dict[tuple[str, str], float] = {}
-        for family in self.source.collect():
-            if family.name == "credits_cache_lookups":
-                for sample in family.samples:
-                    if sample.name.endswith("_total"):
-                        key = (sample.labels["tier"], sample.labels["result"])
-                        counts[key] = counts.get(key, 0.0) + sample.value
-        l1_hits, l2_hits, l3 = counts.get(("l1", "hit"), 0.0), counts.get(("l2", "hit"), 0.0), counts.get(("l3", "read"), 0.0)
-        reads = l1_hits + l2_hits + l3
-        for name, value, text in (
-            ("credits_cache_l1_hits", l1_hits, "Balance reads served from the in-process LRU."),
-            ("credits_cache_l1_misses", counts.get(("l1", "miss"), 0.0), "Balance reads the in-process LRU could not serve."),
-            ("credits_cache_l2_hits", l2_hits, "Balance reads served from Redis."),
-            ("credits_cache_l2_misses", counts.get(("l2", "miss"), 0.0), "Balance reads Redis could not serve."),
-            ("credits_cache_l3_reads", l3, "Balance reads served from PostgreSQL."),
-            ("credits_cache_hit_rate", (l1_hits + l2_hits) / reads if reads else 0.0, "Share of balance reads served by L1 or L2."),
-        ):
-            yield GaugeMetricFamily(name, text, value=value)
-
-
 def metrics_view(request: HttpRequest) -> HttpResponse:
     source = _source_registry()
     derived = CollectorRegistry(auto_describe=False)
-    derived.register(CacheFigures(source))
+    for factory in _scrape_collectors:
+        derived.register(factory(source))
     body = generate_latest(source) + generate_latest(derived)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -99,3 +99,17 @@ def test_operator_grant_goes_through_the_service_and_is_audited_with_the_operato
     assert response.status_code == 302
     entry = AuditEntry.objects.filter(account_id=TENANT).order_by("-seq").first()
     assert entry.action == "grant" and entry.amount == 250 and entry.actor == "admin:admin"
+
+
+def test_the_scheduled_verification_feeds_the_alert_metrics(client_for):
+    from rest_framework.test import APIClient
+
+    from credits import tasks
+
+    assert tasks.verify_audit_chains.delay().get() == {"broken": []}
+    _tamper("UPDATE credits_auditentry SET amount = 5 WHERE seq = 1")
+    assert tasks.verify_audit_chains.delay().get() == {"broken": [{"tenant_id": TENANT, "broken_at_seq": 1}]}
+    text = APIClient().get("/metrics").content.decode()
+    assert "credits_audit_chain_broken_tenants 1.0" in text
+    assert 'credits_audit_chain_verifications_total{result="valid"} 1.0' in text
+    assert 'credits_audit_chain_verifications_total{result="broken"} 1.0' in text
