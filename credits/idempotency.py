@@ -9,6 +9,7 @@ first is still running (409) instead of letting it queue behind the first.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credits.chain import canonical
@@ -49,6 +50,10 @@ def with_retries(fn: Callable[[], Outcome]) -> Outcome:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return fn()
+        except _KeyRaced:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            continue
         except DatabaseError as exc:
             sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
             if sqlstate not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
@@ -57,16 +62,34 @@ def with_retries(fn: Callable[[], Outcome]) -> Outcome:
     raise AssertionError("unreachable")
 
 
-def _lock_key(tenant_id: str, key: str) -> None:
+_PG_LOCK_AND_FIND = """
+SELECT pg_try_advisory_xact_lock(%s), r.id, r.fingerprint, r.status_code, r.response_body::text, r.expires_at
+  FROM (SELECT 1) AS one
+  LEFT JOIN credits_idempotencyrecord r ON r.tenant_id = %s AND r.key = %s
+"""
+
+
+class _KeyRaced(Exception):
+    """Another request stored this key between our read and our insert: run again to replay it."""
+
+
+def _lock_and_find(tenant_id: str, key: str) -> IdempotencyRecord | None:
+    """Take the key's advisory lock (409 if held) and read its record, in one round trip.
+
+    The read's snapshot may predate the lock holder's commit; then our insert meets the
+    unique constraint and the whole attempt reruns, and replays."""
     if connection.vendor != "postgresql":
-        return  # SQLite's IMMEDIATE transactions already run writers one at a time
+        # SQLite's IMMEDIATE transactions already run writers one at a time.
+        return IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).first()
     digest = hashlib.sha256(f"{tenant_id}\x00{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id])
-        (acquired,) = cursor.fetchone()
+        cursor.execute(_PG_LOCK_AND_FIND, [int.from_bytes(digest[:8], "big", signed=True), tenant_id, key])
+        acquired, pk, fp, status, body, expires_at = cursor.fetchone()
     if not acquired:
         raise IdempotencyKeyInUse()
+    if pk is None:
+        return None
+    return IdempotencyRecord(pk=pk, tenant_id=tenant_id, key=key, fingerprint=fp, status_code=status, response_body=json.loads(body), expires_at=expires_at)
 
 
 def run(
@@ -82,27 +105,30 @@ def run(
         with transaction.atomic():
             if key is None:
                 return Outcome(*perform())
-            _lock_key(tenant_id, key)
             now = timezone.now()
-            record = IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).first()
+            record = _lock_and_find(tenant_id, key)
             if record is not None and record.expires_at > now:
                 if record.fingerprint != request_fingerprint:
                     raise IdempotencyKeyReused()
                 return Outcome(record.status_code, record.response_body, replayed=True)
             if record is not None:
                 record.delete()  # expired: the key is free again
+            # Services raise refusals before writing their effect, so a stored refusal
+            # never sits beside half an effect (expired holds released on the way are
+            # housekeeping, valid whatever this request's outcome).
             try:
-                # A savepoint, so a refusal raised midway can never leave half an effect.
-                with transaction.atomic():
-                    status, body = perform()
+                status, body = perform()
             except ApplicationError as exc:
                 if exc.http_status not in STORED_ERROR_STATUSES:
                     raise
                 status, body = exc.http_status, error_body(exc.code, exc.message, exc.details)
-            IdempotencyRecord.objects.create(
-                tenant_id=tenant_id, key=key, fingerprint=request_fingerprint, status_code=status,
-                response_body=body, created_at=now, expires_at=now + TTL,
-            )
+            try:
+                IdempotencyRecord.objects.create(
+                    tenant_id=tenant_id, key=key, fingerprint=request_fingerprint, status_code=status,
+                    response_body=body, created_at=now, expires_at=now + TTL,
+                )
+            except IntegrityError:
+                raise _KeyRaced() from None  # leaves the atomic block: everything rolls back
             return Outcome(status, body)
 
     return with_retries(attempt)
