@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from credits import chain, idempotency, representations
 from credits.cache import Snapshot, balances
-from credits.writes import save_change
 from credits.exceptions import (
     AccountNotFound,
     CaptureExceedsReservation,
@@ -29,6 +28,7 @@ from credits.exceptions import (
     TransactionNotFound,
 )
 from credits.models import Account, EntryType, LedgerEntry, Reservation, ReservationStatus
+from credits.writes import save_change
 
 SYSTEM_ACTOR = "system"
 
