@@ -3,6 +3,12 @@ tripled p99), graceful restarts, Prometheus multiprocess bookkeeping."""
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the project, whatever the working directory
+
+from shieldx.logs import settings_logging  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -14,6 +20,10 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = 1000
 accesslog = None  # request logs come from the app, as JSON with the request id
 errorlog = "-"
+# The master logs too (worker boots and deaths, request-line errors before Django sees
+# them): the same JSON handler and PII filter as the app, from settings.LOGGING; its
+# LOG_LEVEL governs gunicorn.error, not --log-level.
+logconfig_dict = settings_logging()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 

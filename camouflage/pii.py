@@ -334,11 +334,14 @@ def _find_cards(text: str, *, luhn: bool) -> Iterator[Finding]:
 
 
 def _find_ssns(text: str, *, validate: bool) -> Iterator[Finding]:
+    """`validate=True` (free text): SSA rules, and not part of a longer token
+    (`1-123-45-6789`, `123-45-6789-1`). `validate=False` (logs): the shape anywhere,
+    glued to a card-shaped run (`4111111111111111-123-45-6789`) included."""
     for match in _SSN.finditer(text):
         start, end = match.span()
-        if _glued_before(text, start, plus=True) or _glued_after(text, end):
-            continue  # part of a longer token: `1-123-45-6789`, `123-45-6789-1`
-        if not validate or ssn_valid(*match.groups()):
+        if not validate:
+            yield Finding(US_SSN, start, end)
+        elif not (_glued_before(text, start, plus=True) or _glued_after(text, end)) and ssn_valid(*match.groups()):
             yield Finding(US_SSN, start, end)
 
 
@@ -645,7 +648,21 @@ def mask_for_logs(text: str) -> str:
     Runs on every log record, so each kind is looked for only when a cheap precheck
     (an `@`, a long enough digit span, an IBAN's first four characters) allows it;
     a line with none of them comes back as the same object.
+
+    Overlapping findings keep only the longer one, whose mask may leave the other's
+    digits readable (`4111111111111111 123-45-6789`: the card window ends inside the
+    SSN and shows its last four, `1 123`, before the SSN's rest). So the masked line
+    is masked again until nothing changes; a line without PII still costs one pass.
     """
+    masked = _mask_for_logs_once(text)
+    for _ in range(3):
+        if masked == text:
+            break
+        text, masked = masked, _mask_for_logs_once(masked)
+    return masked
+
+
+def _mask_for_logs_once(text: str) -> str:
     has_at = "@" in text
     has_numbers = _may_hold_card_or_ssn(text)
     has_iban = _IBAN_HEAD.search(text) is not None

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
+from camouflage.pii import mask_for_logs
 from credits import chain, idempotency, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import (
@@ -31,6 +32,8 @@ from credits.models import Account, EntryType, LedgerEntry, Reservation, Reserva
 from credits.writes import save_change
 
 SYSTEM_ACTOR = "system"
+# Free text from clients (descriptions, metadata, external references) is stored masked:
+# a card number pasted into a description must not sit readable in the ledger (PCI DSS 3.5.1).
 
 
 def _new_id(prefix: str) -> str:
@@ -94,10 +97,10 @@ def _record(
         reserved_after=account.reserved_funds,
         spent_after=account.total_spent,
         purchased_after=account.total_purchased,
-        description=description,
-        metadata=metadata or {},
+        description=mask_for_logs(description),
+        metadata={name: mask_for_logs(value) for name, value in (metadata or {}).items()},
         reference=reference,
-        external_ref=external_ref,
+        external_ref=mask_for_logs(external_ref),
         actor=actor,
         created_at=now,
     )
@@ -208,12 +211,12 @@ def reserve(
         if account.available < amount:
             raise InsufficientFunds(details={"available": account.available, "requested": amount})
         hold = Reservation.objects.create(
-            public_id=_new_id("rsv"), account=account, amount=amount, description=description,
+            public_id=_new_id("rsv"), account=account, amount=amount, description=mask_for_logs(description),
             expires_at=now + timedelta(seconds=ttl_seconds), created_at=now, updated_at=now,
         )
         if account.next_hold_expiry is None or hold.expires_at < account.next_hold_expiry:
             account.next_hold_expiry = hold.expires_at
-        _record(account, type=EntryType.RESERVE, amount=amount, actor=actor, now=now, reserved_delta=amount, reference=hold.public_id, description=description)
+        _record(account, type=EntryType.RESERVE, amount=amount, actor=actor, now=now, reserved_delta=amount, reference=hold.public_id, description=hold.description)
         return 201, representations.reservation(hold, tenant_id)
 
     return idempotency.run(tenant_id=tenant_id, key=idempotency_key, request_fingerprint=request_fingerprint, perform=perform)

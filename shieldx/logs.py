@@ -1,21 +1,32 @@
 """Structured JSON logs that carry the request id and never carry PII.
 
-``MaskPIIFilter`` sits on every handler (Django, gunicorn, Celery all log through the
-root configuration in settings). It masks the rendered message, the exception text and
-every extra field with camouflage's log detector: where data may be a card number,
-it is masked.
+``MaskPIIFilter`` sits on every handler of settings.LOGGING, which every process uses:
+Django and Celery workers through Django's set-up, gunicorn's master (which never sets
+Django up) through ``logconfig_dict = settings_logging()`` in gunicorn.conf.py. It masks
+the rendered message, the exception text and every extra field with camouflage's log
+detector: where data may be a card number, it is masked.
 """
 
 from __future__ import annotations
 
 import contextvars
+import copy
+import importlib
 import json
 import logging
+import os
+import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
-from camouflage.pii import mask_for_logs
+from camouflage.cards import mask_card
+from camouflage.pii import mask_for_logs as _mask_detector
+
+# 13-19 digits glued to a word (`pan_4111111111111111`): free-text detection leaves such
+# runs alone to keep ids readable; a log line masks them too.
+_GLUED_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -23,12 +34,52 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
 
 
+def _mask_plain(text: str) -> str:
+    masked = _mask_detector(text)
+    return _GLUED_RUN.sub(lambda m: mask_card(m.group()), masked) if _GLUED_RUN.search(masked) else masked
+
+
+def mask_for_logs(text: str) -> str:
+    """camouflage's log mask, also through one layer of URL encoding: Django logs every
+    4xx/5xx with the request, whose repr holds the raw query (`?pan=4111+1111+...`)."""
+    masked = _mask_plain(text)
+    if "%" in masked or "+" in masked:
+        decoded = unquote_plus(masked)
+        if decoded != masked:
+            decoded_masked = _mask_plain(decoded)
+            if decoded_masked != decoded:
+                return decoded_masked
+    return masked
+
+
 def current_request_id() -> str:
     return _request_id.get()
 
 
 def set_request_id(value: str) -> None:
-    _request_id.set(value)
+    # Masked like any log text: a caller's X-Request-ID could be a card number, and the
+    # id goes into every log line and error body of the request.
+    _request_id.set(mask_for_logs(value))
+
+
+def settings_logging() -> dict[str, Any]:
+    """settings.LOGGING for a process that logs before (or without) Django's set-up."""
+    module = importlib.import_module(os.environ.get("DJANGO_SETTINGS_MODULE", "shieldx.settings"))
+    return copy.deepcopy(module.LOGGING)
+
+
+def _celery_keeps_django_logging(**kwargs: Any) -> None:
+    """A receiver of Celery's ``setup_logging`` makes a worker leave logging as Django set
+    it. Without one, Celery gives task loggers (``get_task_logger``) a stderr handler of
+    its own, unmasked, even with CELERY_WORKER_HIJACK_ROOT_LOGGER=False."""
+
+
+try:
+    from celery.signals import setup_logging as _celery_setup_logging
+except ImportError:  # pragma: no cover - Celery is a dependency; this keeps logs importable alone
+    pass
+else:
+    _celery_setup_logging.connect(_celery_keeps_django_logging, weak=False, dispatch_uid="shieldx.logs")
 
 
 def scrub(value: Any) -> Any:

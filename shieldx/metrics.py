@@ -15,8 +15,10 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from shieldx.celery_metrics import QueueLengths
+
 # Each factory takes the registry of process metrics and returns a collector.
-_scrape_collectors: list[Callable[[CollectorRegistry], object]] = []
+_scrape_collectors: list[Callable[[CollectorRegistry], object]] = [QueueLengths]
 
 
 def register_scrape_collector(factory: Callable[[CollectorRegistry], object]) -> None:

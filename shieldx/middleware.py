@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from camouflage.pii import mask_for_logs
 from shieldx.errors import json_error
 from shieldx.logs import set_request_id
 
@@ -23,7 +24,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
-        request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        # A caller's id is echoed only when short, header-safe and free of anything that
+        # may be PII (an id made of a card number must not come back or reach a log).
+        safe = _SAFE_REQUEST_ID.match(given) and mask_for_logs(given) == given
+        request_id = given if safe else uuid.uuid4().hex
         request.request_id = request_id
         # Not reset on the way out: Django logs the response after this returns, and
         # the next request on this thread sets its own id first.

@@ -164,7 +164,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "credits-expire-holds": {"task": "credits.expire_holds", "schedule": 30.0},
     "credits-purge-idempotency-records": {"task": "credits.purge_idempotency_records", "schedule": 3600.0},
+    "credits-verify-audit-chains": {"task": "credits.verify_audit_chains", "schedule": 3600.0},
 }
+# Shadow evaluations: samples per batch task; the queue their tasks go to (a dedicated
+# worker pool can take it); a pause per batch for failure drills and tests only.
+SHADOW_BATCH_SIZE = envint("SHADOW_BATCH_SIZE", 100, minimum=1)
+SHADOW_CELERY_QUEUE = envstr("SHADOW_CELERY_QUEUE", "celery")
+SHADOW_BATCH_DELAY_MS = envint("SHADOW_BATCH_DELAY_MS", 0, minimum=0)
 
 # --- REST framework and OpenAPI ------------------------------------------------------
 REST_FRAMEWORK = {
@@ -202,6 +208,14 @@ SHIELDX_BREAKER_HALF_OPEN_CALLS = envint("SHIELDX_BREAKER_HALF_OPEN_CALLS", 1, m
 SHIELDX_MAX_BODY_BYTES = envint("SHIELDX_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 SHIELDX_MAX_UPLOAD_BYTES = envint("SHIELDX_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = SHIELDX_MAX_UPLOAD_BYTES
+
+# --- camouflage keyring --------------------------------------------------------------
+# "1:<base64 of 32 bytes>,2:<…>": the highest version encrypts; versions from
+# SHIELDX_KEYRING_MIN_VERSION up decrypt (0: every version). Parsed and validated by
+# camouflage's system check, which fails in production when it is missing; elsewhere a
+# development keyring derived from SECRET_KEY serves, and the check says so.
+SHIELDX_KEYRING = envsecret("SHIELDX_KEYRING")
+SHIELDX_KEYRING_MIN_VERSION = envint("SHIELDX_KEYRING_MIN_VERSION", 0, minimum=0)
 
 # --- security ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

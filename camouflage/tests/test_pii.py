@@ -590,3 +590,16 @@ MIB = 1 << 20
 def test_one_mebibyte_of_adversarial_input_completes(text):
     find_pii(text)
     mask_for_logs(text)
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        # The card window ends inside the SSN; masking once left the SSN readable.
+        ("refused 4111111111111111 123-45-6789 x", "refused ***************1 ***-**-**** x"),
+        ("4111111111111111-123-45-6789", "***************1-***-**-****"),
+        ("ref ORD-123-45-6789", "ref ORD-***-**-****"),
+    ],
+)
+def test_log_filter_leaves_no_ssn_readable_next_to_a_card(line, masked):
+    assert mask_for_logs(line) == masked

@@ -71,3 +71,8 @@ def test_an_unexpected_exception_is_a_500_in_the_shape_without_details(client_fo
     monkeypatch.setattr(selectors, "balance_cached", explode)
     error = _assert_error(client_for.get("/credits/balance/org-123"), 500, "internal_error")
     assert "4111" not in str(error) and "secret" not in str(error)
+
+
+def test_a_request_id_that_may_be_pii_is_replaced(client_for):
+    response = client_for.get("/health", HTTP_X_REQUEST_ID="4111111111111111")
+    assert response["X-Request-ID"] != "4111111111111111" and len(response["X-Request-ID"]) == 32

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 
 PRODUCTION_ENV = {
     "SHIELDX_ENV": "production",
+    "SHIELDX_KEYRING": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "ALLOWED_HOSTS": "api.shieldx.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "REDIS_URL": "redis://127.0.0.1:6379/15",

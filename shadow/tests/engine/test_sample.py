@@ -1,0 +1,168 @@
+"""NormalizedSample: contract targets and the ModSecurity variables it fills."""
+
+from __future__ import annotations
+
+import pytest
+
+from shadow.engine import NormalizedSample, compile_rule
+from shadow.engine.modsec.variables import COLLECTIONS, SCALARS
+
+REQUEST = {
+    "id": "s-1",
+    "method": "POST",
+    "path": "/shop/item%20one/view.php",
+    "query": "q=union+select%201&debug&Name=%27x%27",
+    "headers": {"Host": "app.test:8080", "User-Agent": "curl/8", "Cookie": "sid=abc; theme=dark"},
+    "body": "a=1&b=two+words",
+    "label": "attack",
+    "category": "sqli",
+}
+
+
+def secrule_values(sample: dict, variable: str) -> list[tuple[str, bytes]]:
+    """What a SecRule sees for ``variable``: (MATCHED_VAR_NAME, value) per element."""
+    text = (
+        f'SecRule {variable} "@unconditionalMatch" '
+        f"\"id:1,phase:2,pass,setvar:'tx.seen=%{{tx.seen}}|%{{MATCHED_VAR_NAME}}=%{{MATCHED_VAR}}'\""
+    )
+    rule = compile_rule({"type": "modsecurity", "rules": text})
+    txn = rule.program.run(NormalizedSample(sample))
+    seen = txn.tx.get("seen", b"").split(b"|")[1:]
+    return [(item.split(b"=", 1)[0].decode(), item.split(b"=", 1)[1]) for item in seen]
+
+
+# ---- contract targets ---------------------------------------------------------------------
+
+
+def test_missing_query_body_and_headers_are_empty():
+    sample = NormalizedSample({"method": "GET", "path": "/"})
+    assert sample.target("query", ()) == ""
+    assert sample.target("body", ()) == ""
+    assert sample.target("headers", ()) == ""
+    assert sample.id is None and sample.label is None
+
+
+def test_headers_target_is_one_name_value_line_per_header():
+    sample = NormalizedSample(REQUEST)
+    assert sample.target("headers", ()) == "Host: app.test:8080\nUser-Agent: curl/8\nCookie: sid=abc; theme=dark"
+
+
+def test_targets_are_transformed_once_and_cached_per_chain():
+    sample = NormalizedSample(REQUEST)
+    first = sample.target("query", ("url_decode", "lowercase"))
+    assert first == "q=union select 1&debug&name='x'"
+    assert sample.target("query", ("url_decode", "lowercase")) is first
+    assert sample.target("query", ()) == REQUEST["query"]
+    assert sample.target_bytes("path", ("url_decode",)) == b"/shop/item one/view.php"
+
+
+def test_modsecurity_transform_chains_are_cached_with_their_prefixes():
+    sample = NormalizedSample(REQUEST)
+    value = b"%2541" * 200  # long enough to use the per-sample cache
+    once = sample.transformed(value, ("urlDecode", "urlDecode"))
+    assert once == b"A" * 200
+    assert sample.transformed(value, ("urlDecode", "urlDecode")) is once
+    assert sample.transformed(value, ("urlDecode",)) == b"%41" * 200
+
+
+def test_wrong_field_types_are_refused():
+    with pytest.raises(TypeError):
+        NormalizedSample({"method": "GET", "path": 5})
+    with pytest.raises(TypeError):
+        NormalizedSample({"method": "GET", "path": "/", "headers": ["x"]})
+
+
+# ---- ModSecurity variables -------------------------------------------------------------------
+
+
+def test_args_come_from_query_and_urlencoded_body_decoded_with_plus_as_space():
+    assert secrule_values(REQUEST, "ARGS_GET") == [
+        ("ARGS_GET:q", b"union select 1"),
+        ("ARGS_GET:debug", b""),
+        ("ARGS_GET:Name", b"'x'"),
+    ]
+    assert secrule_values(REQUEST, "ARGS_POST") == [("ARGS_POST:a", b"1"), ("ARGS_POST:b", b"two words")]
+    assert [v for _, v in secrule_values(REQUEST, "ARGS")] == [b"union select 1", b"", b"'x'", b"1", b"two words"]
+    assert [v for _, v in secrule_values(REQUEST, "ARGS_NAMES")] == [b"q", b"debug", b"Name", b"a", b"b"]
+    assert [v for _, v in secrule_values(REQUEST, "ARGS_GET_NAMES")] == [b"q", b"debug", b"Name"]
+    assert [v for _, v in secrule_values(REQUEST, "ARGS_POST_NAMES")] == [b"a", b"b"]
+
+
+def test_json_body_fills_args_like_libmodsecurity():
+    sample = {
+        "method": "POST",
+        "path": "/api",
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"a": {"b": "x"}, "n": 1.50, "t": true, "z": null, "list": ["p", {"q": "r"}]}',
+    }
+    assert secrule_values(sample, "ARGS") == [
+        ("ARGS:json.a.b", b"x"),
+        ("ARGS:json.n", b"1.50"),
+        ("ARGS:json.t", b"true"),
+        ("ARGS:json.z", b""),
+        ("ARGS:json.list.array_0", b"p"),
+        ("ARGS:json.list.array_1.q", b"r"),
+    ]
+    assert secrule_values(sample, "REQBODY_PROCESSOR") == [("REQBODY_PROCESSOR", b"JSON")]
+
+
+def test_body_without_content_type_is_read_as_json_or_urlencoded():
+    as_json = {"method": "POST", "path": "/", "body": '{"k": "v"}'}
+    as_form = {"method": "POST", "path": "/", "body": "k=v' or 1=1"}
+    assert secrule_values(as_json, "ARGS_POST") == [("ARGS_POST:json.k", b"v")]
+    assert secrule_values(as_form, "ARGS_POST") == [("ARGS_POST:k", b"v' or 1=1")]
+    broken = {"method": "POST", "path": "/", "headers": {"Content-Type": "application/json"}, "body": "{"}
+    assert secrule_values(broken, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
+
+
+def test_uri_filename_basename_query_string_and_request_line():
+    values = {
+        name: secrule_values(REQUEST, name)[0][1]
+        for name in (
+            "REQUEST_URI",
+            "REQUEST_URI_RAW",
+            "REQUEST_FILENAME",
+            "REQUEST_BASENAME",
+            "QUERY_STRING",
+            "REQUEST_LINE",
+            "REQUEST_METHOD",
+            "REQUEST_PROTOCOL",
+            "REQUEST_BODY",
+            "REQBODY_PROCESSOR",
+            "SERVER_NAME",
+        )
+    }
+    assert values == {
+        "REQUEST_URI": b"/shop/item one/view.php?q=union+select 1&debug&Name='x'",
+        "REQUEST_URI_RAW": b"/shop/item%20one/view.php?q=union+select%201&debug&Name=%27x%27",
+        "REQUEST_FILENAME": b"/shop/item one/view.php",
+        "REQUEST_BASENAME": b"view.php",
+        "QUERY_STRING": b"q=union+select%201&debug&Name=%27x%27",
+        "REQUEST_LINE": b"POST /shop/item%20one/view.php?q=union+select%201&debug&Name=%27x%27 HTTP/1.1",
+        "REQUEST_METHOD": b"POST",
+        "REQUEST_PROTOCOL": b"HTTP/1.1",
+        "REQUEST_BODY": b"a=1&b=two+words",
+        "REQBODY_PROCESSOR": b"URLENCODED",
+        "SERVER_NAME": b"app.test",
+    }
+
+
+def test_headers_cookies_and_their_names():
+    assert secrule_values(REQUEST, "REQUEST_HEADERS:user-agent") == [("REQUEST_HEADERS:User-Agent", b"curl/8")]
+    names = [v for _, v in secrule_values(REQUEST, "REQUEST_HEADERS_NAMES")]
+    # A body without Content-Length gets one, as it would on the wire.
+    assert names == [b"Host", b"User-Agent", b"Cookie", b"Content-Length"]
+    assert secrule_values(REQUEST, "REQUEST_COOKIES") == [("REQUEST_COOKIES:sid", b"abc"), ("REQUEST_COOKIES:theme", b"dark")]
+    assert [v for _, v in secrule_values(REQUEST, "REQUEST_COOKIES_NAMES")] == [b"sid", b"theme"]
+
+
+def test_variables_without_data_are_empty():
+    for name in ("FILES", "FILES_NAMES", "XML:/*", "MULTIPART_PART_HEADERS", "MULTIPART_STRICT_ERROR", "REQUEST_BODY"):
+        assert secrule_values({"method": "GET", "path": "/"}, name) == [], name
+
+
+@pytest.mark.parametrize("name", sorted(COLLECTIONS | SCALARS))
+def test_every_supported_variable_resolves(name):
+    text = f'SecRule {name}|&{name} "@rx ." "id:1,phase:2,pass,severity:NOTICE"'
+    verdict = compile_rule({"type": "modsecurity", "rules": text}).match(NormalizedSample(REQUEST))
+    assert verdict.score in (0, 2)
