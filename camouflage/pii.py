@@ -56,6 +56,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from itertools import pairwise
 from typing import NamedTuple
+from urllib.parse import unquote_plus
 
 from stdnum import iban as stdnum_iban
 from stdnum import numdb
@@ -641,8 +642,32 @@ def _may_hold_card_or_ssn(text: str) -> bool:
     return False
 
 
+# 13-19 digits glued to a word (`pan_4111111111111111`): free-text detection leaves such
+# runs alone to keep ids readable; a log line masks them too.
+_GLUED_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
+
+
 def mask_for_logs(text: str) -> str:
-    """The log-filter mask: every card-shaped run and `ddd-dd-dddd` (no Luhn or SSA
+    """The log mask (and the error-body and stored-free-text mask): `_mask_plain_for_logs`,
+    also through one layer of URL encoding, since Django logs every 4xx/5xx with the
+    request, whose repr holds the raw query (`?pan=4111+1111+...`)."""
+    masked = _mask_plain_for_logs(text)
+    if "%" in masked or "+" in masked:
+        decoded = unquote_plus(masked)
+        if decoded != masked:
+            decoded_masked = _mask_plain_for_logs(decoded)
+            if decoded_masked != decoded:
+                return decoded_masked
+    return masked
+
+
+def _mask_plain_for_logs(text: str) -> str:
+    masked = _mask_detector_for_logs(text)
+    return _GLUED_RUN.sub(lambda m: mask_card(m.group()), masked) if _GLUED_RUN.search(masked) else masked
+
+
+def _mask_detector_for_logs(text: str) -> str:
+    """Every card-shaped run and `ddd-dd-dddd` (no Luhn or SSA
     checks: where data may be a card number, we mask), emails and IBANs.
 
     Runs on every log record, so each kind is looked for only when a cheap precheck

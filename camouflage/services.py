@@ -19,7 +19,7 @@ from camouflage.envelope import Envelope, RetiredKeyVersion
 from camouflage.exceptions import DecryptionFailed, FieldNameHoldsPII
 from camouflage.fingerprint import canonical_value, new_token
 from camouflage.models import Token, TokenType
-from shieldx.logs import mask_for_logs
+from camouflage.pii import mask_for_logs
 
 logger = logging.getLogger(__name__)
 

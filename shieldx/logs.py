@@ -15,18 +15,11 @@ import importlib
 import json
 import logging
 import os
-import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
-from camouflage.cards import mask_card
-from camouflage.pii import mask_for_logs as _mask_detector
-
-# 13-19 digits glued to a word (`pan_4111111111111111`): free-text detection leaves such
-# runs alone to keep ids readable; a log line masks them too.
-_GLUED_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
+from camouflage.pii import mask_for_logs
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -34,32 +27,13 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
 
 
-def _mask_plain(text: str) -> str:
-    masked = _mask_detector(text)
-    return _GLUED_RUN.sub(lambda m: mask_card(m.group()), masked) if _GLUED_RUN.search(masked) else masked
-
-
-def mask_for_logs(text: str) -> str:
-    """camouflage's log mask, also through one layer of URL encoding: Django logs every
-    4xx/5xx with the request, whose repr holds the raw query (`?pan=4111+1111+...`)."""
-    masked = _mask_plain(text)
-    if "%" in masked or "+" in masked:
-        decoded = unquote_plus(masked)
-        if decoded != masked:
-            decoded_masked = _mask_plain(decoded)
-            if decoded_masked != decoded:
-                return decoded_masked
-    return masked
-
-
 def current_request_id() -> str:
     return _request_id.get()
 
 
 def set_request_id(value: str) -> None:
-    # Masked like any log text: a caller's X-Request-ID could be a card number, and the
-    # id goes into every log line and error body of the request.
-    _request_id.set(mask_for_logs(value))
+    """The middleware passes only ids it generated or found free of anything PII-shaped."""
+    _request_id.set(value)
 
 
 def settings_logging() -> dict[str, Any]:
