@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -28,7 +28,7 @@ def _canonical(value) -> bytes:
 
 def consume(tenant_id: str, amount: int, key: str | None) -> tuple[str, dict]:
     conn = _connection()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     with conn.transaction():
         row = conn.execute(
