@@ -1,0 +1,189 @@
+"""Reads of the shadow app. Lookups by public id return the owner's tenant id so the
+view can apply ``resolve_tenant`` (404 for another tenant's) before showing anything."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from shadow import representations
+from shadow.engine import EvaluationResult, SampleOutcome, compare, mcnemar_p_value, winner
+from shadow.exceptions import DatasetNotFound, EvaluationNotCompleted, EvaluationNotFound, RuleNotFound
+from shadow.models import Dataset, Evaluation, EvaluationBatch, EvaluationStatus, Rule, Sample
+from shadow.selection import canonical
+from shieldx.errors import InvalidRequest
+
+OUTCOME_FIELDS = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}
+COMPARE_CHUNK = 1000
+TOP_FIRED = 20
+
+
+# --- datasets --------------------------------------------------------------------------
+
+
+def dataset_tenant(*, dataset_id: str) -> str:
+    tenant_id = Dataset.objects.filter(public_id=dataset_id).values_list("tenant_id", flat=True).first()
+    if tenant_id is None:
+        raise DatasetNotFound()
+    return tenant_id
+
+
+def dataset_detail(*, tenant_id: str, dataset_id: str) -> dict[str, Any]:
+    row = Dataset.objects.filter(tenant_id=tenant_id, public_id=dataset_id).first()
+    if row is None:
+        raise DatasetNotFound()
+    return representations.dataset(row)
+
+
+def datasets(*, tenant_id: str) -> dict[str, Any]:
+    return {"results": [representations.dataset(row) for row in Dataset.objects.filter(tenant_id=tenant_id).order_by("name")]}
+
+
+# --- evaluations -----------------------------------------------------------------------
+
+
+def evaluation(*, eval_id: str) -> Evaluation:
+    row = Evaluation.objects.select_related("dataset", "rule_version", "cached_from").filter(public_id=eval_id).first()
+    if row is None:
+        raise EvaluationNotFound()
+    return row
+
+
+def _encode_cursor(index: int, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"b{index}:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("b"):
+            raise ValueError
+        index, offset = raw[1:].split(":")
+        values = int(index), int(offset)
+        if min(values) < 0:
+            raise ValueError
+        return values
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The cursor is not valid.", details={"field": "cursor"}) from None
+
+
+def _stored_batches(ev: Evaluation):
+    # A cached evaluation's outcomes live with the evaluation that computed them.
+    return EvaluationBatch.objects.filter(evaluation_id=ev.cached_from_id or ev.pk).order_by("index")
+
+
+def evaluation_samples(*, ev: Evaluation, outcome: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The samples behind a count, in dataset order, a page at a time."""
+    if ev.status != EvaluationStatus.COMPLETED:
+        raise EvaluationNotCompleted(f"{ev.public_id} is {ev.status}; its samples are listed once it completes.")
+    start_index, start_offset = _decode_cursor(cursor) if cursor else (0, 0)
+    batches = _stored_batches(ev).filter(index__gte=start_index)
+    if outcome:
+        batches = batches.filter(**{f"{OUTCOME_FIELDS[outcome]}__gt": 0})
+    page: list[tuple[int, dict[str, Any]]] = []
+    next_cursor = None
+    for index, positions, result in batches.values_list("index", "positions", "result").iterator(chunk_size=20):
+        matching = [(p, o) for p, o in zip(positions, result["outcomes"], strict=True) if outcome is None or o["outcome"] == outcome]
+        first = start_offset if index == start_index else 0
+        for offset in range(first, len(matching)):
+            if len(page) == limit:
+                next_cursor = _encode_cursor(index, offset)
+                break
+            page.append(matching[offset])
+        if next_cursor:
+            break
+    rows = Sample.objects.filter(dataset_id=ev.dataset_id, position__in=[p for p, _ in page])
+    by_position = {r[0]: r[1:] for r in rows.values_list("position", "sample_id", "label", "category", "data")}
+    results = []
+    for position, item in page:
+        sample_id, label, category, data = by_position[position]
+        results.append(representations.sample(data, sample_id=sample_id, label=label, category=category, outcome=item))
+    return {"results": results, "next_cursor": next_cursor}
+
+
+def _outcomes(ev: Evaluation) -> Iterator[dict[str, Any]]:
+    for result in _stored_batches(ev).values_list("result", flat=True).iterator(chunk_size=50):
+        yield from result["outcomes"]
+
+
+def comparison(*, a: Evaluation, b: Evaluation) -> dict[str, Any]:
+    """A/B figures of two completed evaluations of the same selection, streamed in chunks
+    through the engine's ``compare`` so memory stays flat on large datasets."""
+    a_only = b_only = 0
+    fired_a: Counter[str] = Counter()
+    fired_b: Counter[str] = Counter()
+    pairs = zip(_outcomes(a), _outcomes(b), strict=True)
+    while chunk := list(itertools.islice(pairs, COMPARE_CHUNK)):
+        left = EvaluationResult(outcomes=[SampleOutcome.from_dict(x) for x, _ in chunk])
+        right = EvaluationResult(outcomes=[SampleOutcome.from_dict(y) for _, y in chunk])
+        part = compare(left, right, top=len(chunk) * 1000)
+        a_only += part.a_only_correct
+        b_only += part.b_only_correct
+        fired_a.update(part.fired_only_in_a)
+        fired_b.update(part.fired_only_in_b)
+    p_value = mcnemar_p_value(a_only, b_only)
+    correct_a = a.result["true_positives"] + a.result["true_negatives"]
+    correct_b = b.result["true_positives"] + b.result["true_negatives"]
+    return {
+        "a": representations.evaluation(a),
+        "b": representations.evaluation(b),
+        "a_only_correct": a_only,
+        "b_only_correct": b_only,
+        "mcnemar_p_value": p_value,
+        "winner": winner(correct_a, correct_b, p_value),
+        # Detections (SecRule ids, patterns) by how many samples they fire on under one
+        # rule and not the other: with A as the baseline, B stops firing the first and
+        # newly fires the second.
+        "fired_only_in_a": dict(fired_a.most_common(TOP_FIRED)),
+        "fired_only_in_b": dict(fired_b.most_common(TOP_FIRED)),
+    }
+
+
+# --- rules -----------------------------------------------------------------------------
+
+
+def rule_detail(*, tenant_id: str, rule_id: str) -> dict[str, Any]:
+    row = Rule.objects.select_related("active_version").filter(tenant_id=tenant_id, rule_id=rule_id).first()
+    if row is None:
+        raise RuleNotFound()
+    versions = list(row.versions.order_by("version"))
+    deployments = list(row.deployments.select_related("evaluation").order_by("id"))
+    return representations.rule(row, versions, deployments)
+
+
+def _active(tenant_id: str):
+    return Rule.objects.filter(tenant_id=tenant_id, active_version__isnull=False).order_by("rule_id")
+
+
+def _etag(keys: list[list[Any]]) -> str:
+    # Versions are immutable, so (rule, version, config, activation time) fixes the body.
+    return '"' + hashlib.sha256(canonical(keys)).hexdigest()[:40] + '"'
+
+
+def active_rules_etag(*, tenant_id: str) -> str:
+    """Cheap: never loads a rule_config, so a gateway polling with If-None-Match costs one small query."""
+    rows = _active(tenant_id).values_list("rule_id", "active_version__version", "active_version__config_hash", "activated_at")
+    return _etag([[r, v, h, representations.rfc3339(t)] for r, v, h, t in rows])
+
+
+def active_rules(*, tenant_id: str) -> tuple[dict[str, Any], str]:
+    rules = []
+    keys = []
+    for row in _active(tenant_id).select_related("active_version"):
+        version = row.active_version
+        activated = representations.rfc3339(row.activated_at)
+        keys.append([row.rule_id, version.version, version.config_hash, activated])
+        rules.append({
+            "rule_id": row.rule_id,
+            "name": version.name,
+            "version": version.version,
+            "rule_type": version.rule_type,
+            "rule_config": version.rule_config,
+            "config_hash": version.config_hash,
+            "activated_at": activated,
+        })  # fmt: skip
+    return {"tenant_id": tenant_id, "rules": rules}, _etag(keys)
