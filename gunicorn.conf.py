@@ -13,7 +13,10 @@ from shieldx.logs import settings_logging  # noqa: E402
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# POST /shadow/evaluate may wait up to 300 s for a result (wait_seconds): roles serving
+# shadow must not kill such a worker as hung. Everything else answers in milliseconds.
+_serves_shadow = os.environ.get("SHIELDX_ROLE", "all") in ("all", "shadow")
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "330" if _serves_shadow else "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
