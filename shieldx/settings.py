@@ -107,7 +107,12 @@ if DATABASE_URL:
     # Persistent connections: opening one per request made consume 5x slower here.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
+        # Server-side binding lets psycopg prepare the hot statements (key lookup, lock,
+        # the ledger write) once per connection instead of PostgreSQL re-planning them.
+        if envbool("DATABASE_SERVER_SIDE_BINDING", True):
+            options.update(server_side_binding=True, prepare_threshold=envint("DATABASE_PREPARE_THRESHOLD", 2, minimum=0))
         DATABASES["default"]["ENGINE"] = "shieldx.db.postgresql"  # metrics + circuit breaker
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
