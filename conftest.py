@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from credits import services as credits_services
@@ -95,3 +99,30 @@ def captured_logs():
     yield buffer
     for handler, stream in previous.items():
         handler.setStream(stream)
+
+
+@pytest.fixture
+def in_threads():
+    """Run fn(i) in n real threads that start together; each thread has its own DB connection."""
+
+    def run(n: int, fn: Callable[[int], object]) -> list[object]:
+        barrier = threading.Barrier(n)
+        results: list[object] = [None] * n
+
+        def worker(i: int) -> None:
+            try:
+                barrier.wait()
+                results[i] = fn(i)
+            except Exception as exc:  # noqa: BLE001 - surfaced to the test as a result
+                results[i] = exc
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return results
+
+    return run

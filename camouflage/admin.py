@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from camouflage.models import Token
+from shieldx.admin import ReadOnlyMixin
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("token", "tenant", "type", "last4", "brand", "key_version", "created_at")
     list_filter = ("type", "brand", "key_version")
     # Searching by value would need the value in a form field and a log line: by token or tenant only.
@@ -17,11 +18,3 @@ class TokenAdmin(admin.ModelAdmin):
     readonly_fields = list_display
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -12,17 +12,11 @@ from django.shortcuts import render
 
 from credits import selectors, services
 from credits.models import MAX_AMOUNT, Account, AuditEntry, LedgerEntry, Reservation
+from shieldx.admin import ReadOnlyMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 class GrantForm(forms.Form):

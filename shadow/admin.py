@@ -7,17 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from shadow.models import Dataset, Deployment, Evaluation, EvaluationBatch, Rule, RuleVersion
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from shieldx.admin import ReadOnlyMixin
 
 
 @admin.register(Dataset)

@@ -11,6 +11,19 @@ from shieldx.models import ApiKey, Tenant
 from shieldx.services import api_key_create, api_key_revoke
 
 
+class ReadOnlyMixin:
+    """For history and records: operators read them; changes go through the services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("tenant_id", "name", "is_active", "created_at")
