@@ -19,7 +19,8 @@ wait_for() {  # name host port
 if ! port_open "$PGHOST_CHECK" "$PGPORT_CHECK"; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     echo "services: starting PostgreSQL" >&2
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    versions=(/etc/postgresql/*)
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "${versions[0]}")" main start
     wait_for PostgreSQL "$PGHOST_CHECK" "$PGPORT_CHECK"
   else
     echo "services: PostgreSQL is not answering on $PGHOST_CHECK:$PGPORT_CHECK; start it (or set DATABASE_URL)" >&2

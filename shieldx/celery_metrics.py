@@ -104,9 +104,14 @@ def _broker_client(url: str) -> redis.Redis:
 
 
 def _queue_names() -> list[str]:
+    from django.conf import settings
+
     from shieldx.celery import app
 
     names = [app.conf.task_default_queue or "celery"]
+    shadow_queue = getattr(settings, "SHADOW_CELERY_QUEUE", "")
+    if shadow_queue and shadow_queue not in names:
+        names.append(shadow_queue)
     for queue in app.conf.task_queues or ():
         name = getattr(queue, "name", queue)
         if name not in names:

@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "shieldx.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static (admin, the offline API docs' assets) from gunicorn, with far-future caching.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,6 +105,8 @@ TEMPLATES = [
 # --- database ------------------------------------------------------------------------
 _DEFAULT_TEST_DB = "postgres://postgres@127.0.0.1:5432/shieldx"
 DATABASE_URL = envsecret("DATABASE_URL") or (_DEFAULT_TEST_DB if TESTING else "")
+if PRODUCTION and not DATABASE_URL:
+    raise ImproperlyConfigured("DATABASE_URL (or DATABASE_URL_FILE) must be set in production; the SQLite default is for a first try only")
 if DATABASE_URL:
     # Persistent connections: opening one per request made consume 5x slower here.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
@@ -250,6 +254,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Outside production, WhiteNoise finds files in the apps directly (no collectstatic step);
+# the production image collects them at build time.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 
 # --- metrics -------------------------------------------------------------------------
 # Several gunicorn workers share counters through files in this directory.
