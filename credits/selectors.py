@@ -23,13 +23,18 @@ from shieldx.errors import InvalidRequest
 
 
 def _account(tenant_id: str) -> Account:
+    """The tenant's account (the caller resolved the tenant). A tenant made in the admin has
+    none until first used: it is opened empty rather than answered as missing."""
+    from credits import services  # the write path owns opening and expiry
+
     account = Account.objects.filter(tenant_id=tenant_id).first()
     if account is None:
-        raise AccountNotFound()
+        services.account_open(tenant_id=tenant_id)
+        account = Account.objects.filter(tenant_id=tenant_id).first()
+        if account is None:
+            raise AccountNotFound()
     if account.next_hold_expiry is not None and account.next_hold_expiry <= timezone.now():
-        from credits.services import release_expired_holds  # the write path owns expiry
-
-        account = release_expired_holds(tenant_id=tenant_id)
+        account = services.release_expired_holds(tenant_id=tenant_id)
     return account
 
 

@@ -209,3 +209,12 @@ def test_transactions_page_newest_first_with_an_opaque_cursor(client_for):
 def test_unknown_reservation_is_404(client_for):
     assert client_for.get("/credits/reservations/rsv_nope").status_code == 404
     assert post(client_for, "/credits/reservations/rsv_nope/capture", {}).status_code == 404
+
+
+def test_a_tenant_made_without_an_account_reads_as_empty(make_client):
+    from shieldx.services import tenant_create
+
+    client = make_client(tenant_create(tenant_id="org-admin-made"))
+    body = client.get("/credits/balance/org-admin-made").json()
+    assert body["balance"] == 0 and body["available"] == 0
+    assert client.post("/credits/consume", {"tenant_id": "org-admin-made", "amount": 1}, format="json").status_code == 402
