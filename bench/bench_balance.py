@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--zipf-s", default="1.1")
     parser.add_argument("--consume-share", default="0.1")
+    parser.add_argument("--cold", action="store_true", help="empty L2 before the measured run (opening accounts fills it)")
     args = parser.parse_args()
     env = bench_env(DATABASE, DJANGO_SETTINGS_MODULE="bench.settings_bench")
     fresh_database(env, DATABASE)
@@ -63,6 +64,8 @@ def main() -> None:
     try:
         wrk(18011, "wrk_balance.lua", 3, args.connections, {**run_env, "FLOOR": "1"})  # warm-up
         floor = wrk(18011, "wrk_balance.lua", args.duration, args.connections, {**run_env, "FLOOR": "1"})
+        if args.cold:
+            subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], check=True, capture_output=True)
         before = urllib.request.urlopen("http://127.0.0.1:18011/metrics").read().decode()  # noqa: S310
         mixed = wrk(18011, "wrk_balance.lua", args.duration, args.connections, run_env)
         after = urllib.request.urlopen("http://127.0.0.1:18011/metrics").read().decode()  # noqa: S310
@@ -70,7 +73,7 @@ def main() -> None:
         stop(app)
     tiers = {name: metric(after, name) - metric(before, name) for name in ("credits_cache_l1_hits", "credits_cache_l2_hits", "credits_cache_l3_reads")}
     reads = sum(tiers.values()) or 1
-    print(f"balance reads, {args.tenants:,} tenants, Zipf s={args.zipf_s}, {float(args.consume_share):.0%} consumes, "
+    print(f"{'cold' if args.cold else 'warm'} L2; balance reads, {args.tenants:,} tenants, Zipf s={args.zipf_s}, {float(args.consume_share):.0%} consumes, "
           f"wrk -t2 -c{args.connections} -d{args.duration}s, gunicorn sync x{WORKERS}")
     print_table([("floor", floor), ("balance mix", mixed)])
     print(f"  throughput balance-mix/floor: {mixed['rps'] / floor['rps']:.2f}   p99 ratio: {mixed['p99_ms'] / floor['p99_ms']:.2f}")
