@@ -3,7 +3,6 @@ releases holds that have expired (CONTRACT §3: expired holds are released autom
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ from credits import chain, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
 from credits.models import Account, AuditEntry, LedgerEntry, Reservation
-from shieldx import resilience
+from shieldx import cursors, resilience
 from shieldx.breaker import CLOSED, CircuitOpen
-from shieldx.errors import InvalidRequest
 
 
 def _account(tenant_id: str) -> Account:
@@ -89,32 +87,18 @@ def reservation_tenant(*, reservation_id: str) -> str | None:
     return Reservation.objects.filter(public_id=reservation_id).values_list("account_id", flat=True).first()
 
 
-def _encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(f"c{value}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c"):
-            raise ValueError
-        return int(raw[1:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The cursor is not valid.", details={"field": "cursor"}) from None
-
-
 def transactions(*, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest first; the cursor is opaque to clients."""
     _account(tenant_id)
     rows = LedgerEntry.objects.filter(account_id=tenant_id).order_by("-id")
     if cursor:
-        rows = rows.filter(id__lt=_decode_cursor(cursor))
+        rows = rows.filter(id__lt=cursors.decode(cursor, "c", 1)[0])
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
     return {
         "results": [representations.transaction(entry, tenant_id) for entry in page],
-        "next_cursor": _encode_cursor(page[-1].id) if more else None,
+        "next_cursor": cursors.encode("c", page[-1].id) if more else None,
     }
 
 

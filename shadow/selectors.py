@@ -3,7 +3,6 @@ view can apply ``resolve_tenant`` (404 for another tenant's) before showing anyt
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 from collections import Counter
@@ -15,7 +14,7 @@ from shadow.engine import EvaluationResult, SampleOutcome, compare, mcnemar_p_va
 from shadow.exceptions import DatasetNotFound, EvaluationNotCompleted, EvaluationNotFound, RuleNotFound
 from shadow.models import Dataset, Evaluation, EvaluationBatch, EvaluationStatus, Rule, Sample
 from shadow.selection import canonical
-from shieldx.errors import InvalidRequest
+from shieldx import cursors
 
 OUTCOME_FIELDS = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}
 COMPARE_CHUNK = 1000
@@ -53,24 +52,6 @@ def evaluation(*, eval_id: str) -> Evaluation:
     return row
 
 
-def _encode_cursor(index: int, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"b{index}:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("b"):
-            raise ValueError
-        index, offset = raw[1:].split(":")
-        values = int(index), int(offset)
-        if min(values) < 0:
-            raise ValueError
-        return values
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The cursor is not valid.", details={"field": "cursor"}) from None
-
-
 def _stored_batches(ev: Evaluation):
     # A cached evaluation's outcomes live with the evaluation that computed them.
     return EvaluationBatch.objects.filter(evaluation_id=ev.cached_from_id or ev.pk).order_by("index")
@@ -80,7 +61,7 @@ def evaluation_samples(*, ev: Evaluation, outcome: str | None, limit: int, curso
     """The samples behind a count, in dataset order, a page at a time."""
     if ev.status != EvaluationStatus.COMPLETED:
         raise EvaluationNotCompleted(f"{ev.public_id} is {ev.status}; its samples are listed once it completes.")
-    start_index, start_offset = _decode_cursor(cursor) if cursor else (0, 0)
+    start_index, start_offset = cursors.decode(cursor, "b", 2) if cursor else (0, 0)
     batches = _stored_batches(ev).filter(index__gte=start_index)
     if outcome:
         batches = batches.filter(**{f"{OUTCOME_FIELDS[outcome]}__gt": 0})
@@ -91,7 +72,7 @@ def evaluation_samples(*, ev: Evaluation, outcome: str | None, limit: int, curso
         first = start_offset if index == start_index else 0
         for offset in range(first, len(matching)):
             if len(page) == limit:
-                next_cursor = _encode_cursor(index, offset)
+                next_cursor = cursors.encode("b", index, offset)
                 break
             page.append(matching[offset])
         if next_cursor:
