@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from shieldx import testrun
 from shieldx.env import envbool, envint, envlist, envsecret, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -110,6 +111,8 @@ if PRODUCTION and not DATABASE_URL:
 if DATABASE_URL:
     # Persistent connections: opening one per request made consume 5x slower here.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    if TESTING:
+        DATABASES["default"]["TEST"] = {"NAME": testrun.database_name()}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options["connect_timeout"] = envint("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
@@ -137,8 +140,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASE_ENGINE = "postgresql" if "postgresql" in DATABASES["default"]["ENGINE"] else "sqlite"
 
 # --- cache and Redis -----------------------------------------------------------------
-# Tests use their own Redis database so they never touch a local dev server's keys.
-REDIS_URL = envsecret("REDIS_URL") or ("redis://127.0.0.1:6379/15" if TESTING else "")
+# Each test run leases Redis databases of its own, so it never touches a dev server's
+# keys or another run's (shieldx/testrun.py); TEST_REDIS_AUX_URL is for real workers' brokers.
+if TESTING:
+    REDIS_URL, TEST_REDIS_AUX_URL = testrun.redis_urls(envsecret("REDIS_URL") or "redis://127.0.0.1:6379")
+else:
+    REDIS_URL = envsecret("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {

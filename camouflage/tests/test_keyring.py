@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from camouflage import keyring
@@ -18,7 +19,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "api.shieldx.example",
     "SECRET_KEY": "x" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-    "REDIS_URL": "redis://127.0.0.1:6379/13",
+    "REDIS_URL": settings.TEST_REDIS_AUX_URL,
 }
 
 

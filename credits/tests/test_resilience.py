@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from shieldx.services import api_key_create
@@ -58,7 +59,7 @@ def _wait_until(predicate, timeout: float = 15.0, step: float = 0.1):
 
 
 def test_reads_in_every_worker_see_a_write_once_its_response_is_sent(key):
-    app = _app(_database_url(5432), "redis://127.0.0.1:6379/15", workers=3)
+    app = _app(_database_url(5432), settings.REDIS_URL, workers=3)
     try:
         for _ in range(30):  # warm every worker's L1 with the balance
             app.request("GET", f"/credits/balance/{TENANT}", key=key)
@@ -118,7 +119,7 @@ def test_with_redis_down_every_credits_route_keeps_working_and_the_breaker_heals
 def test_with_postgresql_down_writes_fail_fast_reads_go_stale_and_service_resumes(key, make_tenant):
     uncached = api_key_create(tenant=make_tenant("org-cold", credits=10), scopes="*")[1]
     proxy = TcpProxy(5432)
-    app = _app(_database_url(proxy.port), "redis://127.0.0.1:6379/15", workers=1)
+    app = _app(_database_url(proxy.port), settings.REDIS_URL, workers=1)
     try:
         assert app.request("POST", "/credits/consume", {"tenant_id": TENANT, "amount": 100}, key=key)[0] == 200
         assert app.request("GET", f"/credits/balance/{TENANT}", key=key)[2]["balance"] == 900

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 T = "org-123"
 # A Redis database of its own, so the worker never sees another suite's tasks.
-BROKER = os.environ.get("SHADOW_TEST_BROKER_URL", "redis://127.0.0.1:6379/10")
+BROKER = settings.TEST_REDIS_AUX_URL
 BATCH_SIZE = 25
 BATCH_DELAY_MS = 400  # the window in which the kill lands inside a batch
 RESULT_FIELDS = (

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
@@ -38,7 +39,7 @@ def _ready_in_process(run_django, database_url: str, redis_url: str) -> dict:
 
 
 def test_ready_is_503_naming_postgresql_when_it_does_not_answer(run_django):
-    answer = _ready_in_process(run_django, "postgres://postgres:hunter2@127.0.0.1:9/shieldx", "redis://127.0.0.1:6379/15")
+    answer = _ready_in_process(run_django, "postgres://postgres:hunter2@127.0.0.1:9/shieldx", settings.REDIS_URL)
     assert answer["status"] == 503
     error = answer["body"]["error"]
     assert error["code"] == "service_unavailable"

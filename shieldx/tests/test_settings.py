@@ -6,12 +6,14 @@ import base64
 import json
 import secrets
 
+from django.conf import settings
+
 PRODUCTION_ENV = {
     "SHIELDX_ENV": "production",
     "SHIELDX_KEYRING": "1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "ALLOWED_HOSTS": "api.shieldx.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "REDIS_URL": settings.TEST_REDIS_AUX_URL,
 }
 
 
