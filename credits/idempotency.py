@@ -143,7 +143,9 @@ def once(*, tenant_id: str, key: str | None, request_fingerprint: str) -> Iterat
     unit = Unit()
     hashed = stored_key(tenant_id, key) if key is not None else None
     try:
-        with pipelined(), transaction.atomic():
+        # Pipelined inside the transaction: psycopg would spend a round trip on each
+        # autocommit switch made inside a pipeline.
+        with transaction.atomic(), pipelined():
             stored = _lock_and_find(tenant_id, hashed) if hashed else None
             if stored is not None:
                 if stored.fingerprint != request_fingerprint:

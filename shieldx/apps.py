@@ -7,4 +7,18 @@ class ShieldxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db import transaction
+        from django.db.models.signals import post_delete, post_save
+
         from shieldx import openapi  # noqa: F401 - registers the Bearer scheme with drf-spectacular
+        from shieldx.auth import keys_changed
+        from shieldx.models import ApiKey, Tenant
+
+        # Any saved or deleted key or tenant (admin, shell, services) may change who may
+        # call: every process's verified-key cache is flushed once it commits.
+        def flush(**kwargs) -> None:
+            transaction.on_commit(keys_changed)
+
+        for model in (ApiKey, Tenant):
+            post_save.connect(flush, sender=model, weak=False, dispatch_uid=f"keys-changed-save-{model.__name__}")
+            post_delete.connect(flush, sender=model, weak=False, dispatch_uid=f"keys-changed-delete-{model.__name__}")

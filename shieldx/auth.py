@@ -8,12 +8,13 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
+from shieldx import broadcast
 from shieldx import scopes as scope_rules
 from shieldx.breaker import CircuitOpen
 from shieldx.errors import NotFound, outage
@@ -28,6 +29,12 @@ _DUMMY_HASH = hash_key("sxk_dummy")
 # balances can be served (marked stale). A revocation cannot happen during the outage.
 OUTAGE_GRACE_SECONDS = 600
 _recent_principals: LRU[tuple[Principal, float]] = LRU(10_000)
+# Verified keys, so the hot path needs no key query. An entry is trusted only while this
+# process hears invalidations (a key or tenant saved or revoked anywhere flushes every
+# process's cache through Redis pub/sub), and for at most KEY_CACHE_SECONDS even so, in
+# case a message were lost: that is the bound on how long a revoked key can still work.
+KEY_CACHE_SECONDS = 30.0
+_verified_keys: LRU[_VerifiedKey] = LRU(10_000)
 _recent_tenants: LRU[float] = LRU(10_000)
 _OUTAGES = (CircuitOpen, OperationalError, InterfaceError)
 
@@ -60,7 +67,34 @@ class Principal:
         return scope_rules.grants(list(self.scopes), scope)
 
 
-# Every request runs this query: raw SQL costs a third of the ORM's select_related here.
+@dataclass
+class _VerifiedKey:
+    principal: Principal
+    cached_at: float  # monotonic
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _flush_verified_keys(_message: str = "") -> None:
+    _verified_keys.clear()
+
+
+key_changes = broadcast.Channel("apikeys", on_message=_flush_verified_keys, on_reset=_flush_verified_keys)
+
+
+def keys_changed() -> None:
+    """A key or tenant changed: forget verified keys here at once and in every other process."""
+    _flush_verified_keys()
+    key_changes.publish("flush")
+
+
+def _touch(entry: _VerifiedKey, now: datetime) -> None:
+    if entry.last_used_at is None or now - entry.last_used_at > LAST_USED_GRANULARITY:
+        ApiKey.objects.filter(pk=entry.principal.key_id).update(last_used_at=now)
+        entry.last_used_at = now
+
+
+# A cache miss runs this query: raw SQL costs a third of the ORM's select_related here.
 _KEY_SQL = (
     "SELECT k.*, t.is_active AS tenant_active FROM shieldx_apikey k "
     "LEFT JOIN shieldx_tenant t ON t.tenant_id = k.tenant_id WHERE k.prefix = %s"
@@ -83,8 +117,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "bearer" or not raw_key.strip():
             raise exceptions.AuthenticationFailed("Authorization must be 'Bearer <api key>'.")
         raw_key = raw_key.strip()
-        prefix = split_key(raw_key)
         presented_hash = hash_key(raw_key)
+        now = timezone.now()
+        cached = _verified_keys.get(presented_hash) if key_changes.connected() else None
+        if cached is not None and time.monotonic() - cached.cached_at < KEY_CACHE_SECONDS and (cached.expires_at is None or cached.expires_at > now):
+            _touch(cached, now)
+            return cached.principal, cached.principal
+        prefix = split_key(raw_key)
         try:
             key = _key_by_prefix(prefix) if prefix else None
         except _OUTAGES as exc:
@@ -94,11 +133,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return cached, cached
         # Compare even when nothing was found, so timing says nothing about prefixes.
         matches = hmac.compare_digest(key.key_hash if key else _DUMMY_HASH, presented_hash)
-        now = timezone.now()
         if key is None or not matches or not key.is_usable(now) or key.tenant_active is False:
             raise exceptions.AuthenticationFailed(self._failure)
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         principal = Principal(
             key_id=key.pk,
             key_prefix=key.prefix,
@@ -107,6 +143,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             scopes=tuple(key.scopes),
         )
         _recent_principals.put(presented_hash, (principal, time.monotonic()))
+        verified = _VerifiedKey(principal, time.monotonic(), key.expires_at, key.last_used_at)
+        _touch(verified, now)
+        _verified_keys.put(presented_hash, verified)
         return principal, principal
 
     def authenticate_header(self, request) -> str:

@@ -7,7 +7,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
 
 from camouflage.pii import mask_for_logs
 from shieldx.errors import json_error
@@ -52,3 +57,28 @@ class BodySizeLimitMiddleware:
         if length > limit:
             return json_error(413, "payload_too_large", f"The request body exceeds {limit} bytes.", {"limit_bytes": limit})
         return self.get_response(request)
+
+
+# Sessions, CSRF cookies, the Django user, messages and frame options serve the pages
+# people use in a browser (admin, console). The JSON API authenticates every request by
+# its key and never reads a session: on its routes these middlewares are skipped, which
+# is a measurable share of a fast request's cost (see bench/profile_consume.py).
+PAGE_PREFIXES = ("/admin", "/console", "/accounts")
+
+
+def _pages_only(middleware_class: type) -> type:
+    class PagesOnly(middleware_class):
+        def __call__(self, request: HttpRequest) -> HttpResponse:
+            if request.path_info.startswith(PAGE_PREFIXES):
+                return super().__call__(request)
+            return self.get_response(request)
+
+    PagesOnly.__name__ = PagesOnly.__qualname__ = f"PagesOnly{middleware_class.__name__}"
+    return PagesOnly
+
+
+PageSessionMiddleware = _pages_only(SessionMiddleware)
+PageCsrfViewMiddleware = _pages_only(CsrfViewMiddleware)
+PageAuthenticationMiddleware = _pages_only(AuthenticationMiddleware)
+PageMessageMiddleware = _pages_only(MessageMiddleware)
+PageXFrameOptionsMiddleware = _pages_only(XFrameOptionsMiddleware)

@@ -84,6 +84,9 @@ def api_key_create(
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    from shieldx.auth import keys_changed
+
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    transaction.on_commit(keys_changed)  # every process forgets the key it verified
     key.refresh_from_db()
     return key

@@ -75,12 +75,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static (admin, the offline API docs' assets) from gunicorn, with far-future caching.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Browser pages only (admin, console): the JSON API skips these (shieldx/middleware.py).
+    "shieldx.middleware.PageSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shieldx.middleware.PageCsrfViewMiddleware",
+    "shieldx.middleware.PageAuthenticationMiddleware",
+    "shieldx.middleware.PageMessageMiddleware",
+    "shieldx.middleware.PageXFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

@@ -12,12 +12,16 @@ from django.db import connection
 def pipelined() -> Iterator[None]:
     """Run the block in psycopg's pipeline mode on PostgreSQL: statements whose results
     nobody reads (inserts, savepoints) are not awaited but travel with the next statement
-    that is, or with the COMMIT. A write request then costs fewer round trips; errors of
-    such statements surface at that later point (at the latest at COMMIT), so the
-    transaction still commits all or nothing. Elsewhere (SQLite) it does nothing."""
+    that is, or with the pipeline's closing sync. A write request then costs fewer round
+    trips; errors of such statements surface at that later point (at the latest when the
+    block ends, before COMMIT), so the transaction still commits all or nothing. Elsewhere (SQLite) it does nothing."""
     if connection.vendor != "postgresql" or not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
         yield
         return
+    connection.ensure_connection()
+    # The per-request health check's SELECT 1 must not land inside the pipeline, where
+    # nobody would read its result.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.connection.pipeline():
         yield

@@ -115,3 +115,55 @@ def test_rate_limit_zero_turns_limiting_off(tenant, make_client, settings):
     settings.SHIELDX_RATE_LIMIT = 0
     client = make_client(tenant)
     assert all(client.get(BALANCE).status_code == 200 for _ in range(20))
+
+
+def test_a_key_used_before_its_revocation_is_refused_right_after_it(tenant, make_client):
+    from shieldx.auth import key_changes
+
+    assert key_changes.wait_connected(5)
+    client = make_client(tenant)
+    assert client.get(BALANCE).status_code == 200  # verified once: now cached in this process
+    api_key_revoke(key=ApiKey.objects.get(key_hash=hash_key(client.raw_key)))
+    _assert_401(client.get(BALANCE))
+
+
+def test_a_deactivated_tenant_is_refused_right_after_its_keys_were_cached(tenant, make_client):
+    client = make_client(tenant)
+    assert client.get(BALANCE).status_code == 200
+    tenant.is_active = False
+    tenant.save()
+    _assert_401(client.get(BALANCE))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_every_server_process_forgets_a_revoked_key_it_had_verified(make_tenant):
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    from shieldx.services import api_key_create
+    from shieldx.testing import LiveApp
+
+    tenant = make_tenant("org-live-keys", credits=10)
+    key_row, raw = api_key_create(tenant=tenant, scopes="*")
+    db = connection.settings_dict
+    app = LiveApp(
+        {
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{db['PORT'] or 5432}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "SHIELDX_CACHE_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],  # the same channel as this process
+        },
+        workers=2,
+    )
+    try:
+        path = "/credits/balance/org-live-keys"
+        assert all(app.request("GET", path, key=raw)[0] == 200 for _ in range(20))  # both workers verified it
+        api_key_revoke(key=key_row)
+        deadline = time.monotonic() + 2  # pub/sub delivery, far below KEY_CACHE_SECONDS
+        while time.monotonic() < deadline and app.request("GET", path, key=raw)[0] != 401:
+            time.sleep(0.05)
+        assert [app.request("GET", path, key=raw)[0] for _ in range(20)] == [401] * 20
+    finally:
+        app.close()
