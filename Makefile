@@ -28,8 +28,13 @@ run: demo
 services:
 	@scripts/services.sh
 
+# The credits contract tests run a second time on SQLite, the embedded default's database,
+# so the portable twin of the hot path's PostgreSQL SQL is held to the same contract.
+CREDITS_CONTRACT_TESTS := credits/tests/test_api.py credits/tests/test_idempotency.py credits/tests/test_bad_input.py credits/tests/test_model.py
+
 test: venv services
 	$(PY) -m pytest
+	DATABASE_URL=sqlite:///var/test-twin.sqlite3 $(PY) -m pytest -q -m "not postgresql" $(CREDITS_CONTRACT_TESTS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--balance", action="store_true", help="profile GET /credits/balance instead")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime, ncalls")
     args = parser.parse_args()
 
     from bench.common import bench_env, fresh_database, make_tenants
@@ -81,7 +82,7 @@ def main() -> None:
         call(i)
     profile.disable()
     text = io.StringIO()
-    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 
@@ -69,6 +69,14 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def _aware(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 def _select_locked(tenant_id: str) -> Account | None:
     # SQLite's IMMEDIATE transactions already hold the database's write lock.
     sql = _LOCK_SQL + (" FOR UPDATE OF a" if connection.features.has_select_for_update_of else "")
@@ -77,7 +85,10 @@ def _select_locked(tenant_id: str) -> Account | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    account = Account(tenant_id=tenant_id, **dict(zip(_ACCOUNT_FIELDS, row[1:], strict=True)))
+    values = dict(zip(_ACCOUNT_FIELDS, row[1:], strict=True))
+    for name in ("next_hold_expiry", "updated_at"):  # SQLite returns text; the ORM would convert it
+        values[name] = _aware(values[name])
+    account = Account(tenant_id=tenant_id, **values)
     account._state.adding = False
     account.tenant_active = row[0]
     return account

@@ -112,7 +112,7 @@ if PRODUCTION and not DATABASE_URL:
 if DATABASE_URL:
     # Persistent connections: opening one per request made consume 5x slower here.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
-    if TESTING:
+    if TESTING and "sqlite" not in DATABASES["default"]["ENGINE"]:
         DATABASES["default"]["TEST"] = {"NAME": testrun.database_name()}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         options = DATABASES["default"].setdefault("OPTIONS", {})
