@@ -11,8 +11,6 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
 
 from camouflage.pii import mask_for_logs
 from shieldx.errors import json_error
@@ -59,10 +57,10 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
-# Sessions, CSRF cookies, the Django user, messages and frame options serve the pages
+# Sessions, the Django user and messages serve the pages
 # people use in a browser (admin, console). The JSON API authenticates every request by
-# its key and never reads a session: on its routes these middlewares are skipped, which
-# is a measurable share of a fast request's cost (see bench/profile_consume.py).
+# its key and never reads a session: on its routes these middlewares are skipped, work a
+# fast request would otherwise do for nothing.
 PAGE_PREFIXES = ("/admin", "/console", "/accounts")
 
 
@@ -78,7 +76,5 @@ def _pages_only(middleware_class: type) -> type:
 
 
 PageSessionMiddleware = _pages_only(SessionMiddleware)
-PageCsrfViewMiddleware = _pages_only(CsrfViewMiddleware)
 PageAuthenticationMiddleware = _pages_only(AuthenticationMiddleware)
 PageMessageMiddleware = _pages_only(MessageMiddleware)
-PageXFrameOptionsMiddleware = _pages_only(XFrameOptionsMiddleware)
