@@ -37,20 +37,21 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering [low, high]: steps of 1, 2 or 5 times a power of ten."""
     if high < low:
         low, high = high, low
-    if high == low:
-        high = low + 1
+    if high - low < 1e-9 * max(1.0, abs(high)):
+        high = low + 1  # a flat line still gets an axis
     raw = (high - low) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    start = math.floor(low / step) * step
+    digits = max(0, -math.floor(math.log10(step)))
+    first = math.floor(low / step)
     ticks = []
-    value = start
-    while value < high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
-    return ticks
+    n = first
+    while True:
+        value = round(n * step, digits)
+        ticks.append(value)
+        if value >= high:
+            return ticks
+        n += 1
 
 
 def _number(value: float) -> str:
