@@ -74,10 +74,10 @@ def _svg(width: int, height: int, title: str, desc: str, body: list[str], css_cl
 
 
 def line_chart(
-    series: Sequence[Series], *, title: str, width: int = 720, height: int = 260, y_label: str = "", empty_text: str = "No data yet."
+    series: Sequence[Series], *, title: str, width: int = 1080, height: int = 300, y_label: str = "", empty_text: str = "No data yet."
 ) -> str:
     """Step lines of several series on one time axis, starting at zero on the y axis."""
-    left, right, top, bottom = 72, 16, 16, 40
+    left, right, top, bottom = 80, 24, 34, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     points = [p for s in series for p in s.points]
     if not points:
@@ -100,9 +100,12 @@ def line_chart(
     for tick in ticks:
         body.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{_fmt(y(tick))}" y2="{_fmt(y(tick))}"/>')
         body.append(f'<text class="tick" x="{left - 6}" y="{_fmt(y(tick) + 4)}" text-anchor="end">{_number(tick)}</text>')
+    # Label precision follows the span shown: seconds for a burst, days for months.
+    span = t1 - t0
+    label_format = "%H:%M:%S" if span < 3600 else "%Y-%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d"
     for fraction in (0.0, 0.5, 1.0):
         moment = t0 + (t1 - t0) * fraction
-        label = datetime.fromtimestamp(moment, tz=points[0][0].tzinfo).strftime("%Y-%m-%d %H:%M")
+        label = datetime.fromtimestamp(moment, tz=points[0][0].tzinfo).strftime(label_format)
         anchor = {0.0: "start", 0.5: "middle", 1.0: "end"}[fraction]
         body.append(f'<text class="tick" x="{_fmt(x(moment))}" y="{height - 12}" text-anchor="{anchor}">{escape(label)}</text>')
     if y_label:
@@ -135,11 +138,11 @@ def line_chart(
 
 
 def bar_chart(
-    rows: Sequence[BarRow], *, title: str, series_names: Sequence[str] = (), maximum: float = 1.0, width: int = 720, percent: bool = True
+    rows: Sequence[BarRow], *, title: str, series_names: Sequence[str] = (), maximum: float = 1.0, width: int = 1000, percent: bool = True
 ) -> str:
     """Horizontal bars, one group per row; values are shown as percentages of ``maximum``
     (or as numbers with ``percent=False``)."""
-    label_w, note_w, bar_h, gap = 170, 150, 14, 10
+    label_w, note_w, bar_h, gap = 170, 260, 16, 12
     groups = max((len(r.values) for r in rows), default=1)
     row_h = groups * bar_h + gap
     legend_h = 18 if series_names else 0

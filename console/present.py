@@ -48,7 +48,7 @@ def versions_chart(rule: dict[str, Any], by_version: dict[int, list[dict[str, An
         done = [ev for ev in by_version.get(version["version"], []) if ev["status"] == "completed"]
         if done:
             latest = done[0]
-            rows.append(charts.BarRow(f"v{version['version']}", [latest["f1_score"], latest["false_positive_rate"]], note=latest["eval_id"]))
+            rows.append(charts.BarRow(f"v{version['version']}", [latest["f1_score"], latest["false_positive_rate"]]))
     return charts.bar_chart(rows, title="F1 and false-positive rate of each version's latest evaluation", series_names=["F1", "FPR"])
 
 

@@ -18,7 +18,7 @@
       .then(function (body) {
         bar.value = body.progress;
         bar.textContent = pct.textContent = (body.progress * 100).toFixed(2) + "%";
-        status.textContent = body.status;
+        status.textContent = document.getElementById("progress-status").textContent = body.status;
         status.className = "status status-" + body.status;
         if (body.status === "completed" || body.status === "failed") { window.location.reload(); return; }
         delay = Math.min(delay * 1.5, 2000);
