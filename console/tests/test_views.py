@@ -198,3 +198,18 @@ def test_admin_pages_link_to_the_console(admin_client, api):
     assert f'/console/tenants/{TENANT}"'.encode() in admin_client.get(f"/admin/credits/account/{TENANT}/change/").content
     assert f'/console/rules/{TENANT}/sqli"'.encode() in admin_client.get(f"/admin/shadow/rule/{rule_pk}/change/").content
     assert b'href="/console/"' in admin_client.get("/admin/").content
+
+
+def test_a_long_ledger_is_bucketed_into_the_figures_as_they_stood_at_each_stretchs_end(api):
+    from credits import selectors as credits_selectors
+
+    for amount in range(1, 13):
+        assert api.post("/credits/consume", {"tenant_id": TENANT, "amount": amount}, format="json").status_code == 200
+    every = credits_selectors.balance_series(tenant_id=TENANT)
+    assert not every["bucketed"] and len(every["points"]) == every["entries"] == 13
+    assert every["points"][-1]["balance"] == api.get(f"/credits/balance/{TENANT}").json()["balance"]
+    few = credits_selectors.balance_series(tenant_id=TENANT, max_points=4)
+    assert few["bucketed"] and 1 <= len(few["points"]) <= 4
+    assert few["points"][-1] == every["points"][-1]  # the last stretch ends at the latest change
+    for point in few["points"]:  # each is the API's balance as it stood at that moment
+        assert point["balance"] == api.get(f"/credits/balance/{TENANT}?at={point['at']}").json()["balance"]
