@@ -150,3 +150,53 @@ def verify_chain(*, tenant_id: str) -> dict[str, Any]:
 
 def tenants_with_accounts() -> list[str]:
     return list(Account.objects.order_by("tenant_id").values_list("tenant_id", flat=True))
+
+
+# --- operator console reads (issue 14) ---------------------------------------------------
+# Read-only, for the console's pages; they reuse the representations above, so every
+# figure a page shows is the API's figure.
+
+CONSOLE_SERIES_POINTS = 240
+
+
+def accounts_overview(*, limit: int = 200) -> list[dict[str, Any]]:
+    """Every account's balance (the API's shape) with its last activity, most recent first."""
+    rows = Account.objects.order_by("-updated_at", "tenant_id")[:limit]
+    return [{**representations.balance(row), "last_activity": representations.rfc3339(row.updated_at)} for row in rows]
+
+
+def balance_series(*, tenant_id: str, max_points: int = CONSOLE_SERIES_POINTS) -> dict[str, Any]:
+    """Balance and available after each ledger entry, oldest first.
+
+    Up to ``max_points`` changes every change is a point. A longer history is cut into
+    ``max_points`` equal stretches of time, each shown by the figures as they stood at
+    its end (what ``balance_at`` answers for that moment): one indexed lookup per
+    stretch, so a tenant with a million entries costs ``max_points`` small queries.
+    """
+    _account(tenant_id)
+    entries = LedgerEntry.objects.filter(account_id=tenant_id)
+    total = entries.count()
+    fields = ("created_at", "balance_after", "reserved_after")
+    if total <= max_points:
+        rows = list(entries.order_by("created_at", "id").values_list(*fields))
+        bucketed = False
+    else:
+        first = entries.order_by("created_at", "id").values_list("created_at", flat=True).first()
+        last = entries.order_by("-created_at", "-id").values_list("created_at", flat=True).first()
+        step = (last - first) / max_points
+        rows = []
+        for n in range(1, max_points + 1):
+            edge = last if n == max_points else first + step * n
+            row = entries.filter(created_at__lte=edge).order_by("-created_at", "-id").values_list(*fields).first()
+            if row is not None and (not rows or row != rows[-1]):
+                rows.append(row)
+        bucketed = True
+    points = [{"at": representations.rfc3339(at), "balance": bal, "available": bal - held} for at, bal, held in rows]
+    return {"tenant_id": tenant_id, "entries": total, "bucketed": bucketed, "points": points}
+
+
+def reservations_pending(*, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Pending holds, soonest expiry first (expired ones are released by the read, as everywhere)."""
+    _account(tenant_id)
+    rows = Reservation.objects.filter(account_id=tenant_id, status="pending").order_by("expires_at", "id")[:limit]
+    return [representations.reservation(row, tenant_id) for row in rows]

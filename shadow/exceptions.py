@@ -51,3 +51,7 @@ class GateFailed(ApplicationError):
     code = "gate_failed"
     http_status = 409
     default_message = "The deploy gate is not met."
+
+
+class EvaluationFinished(Conflict):
+    default_message = "The evaluation has already finished."

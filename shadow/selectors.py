@@ -9,8 +9,12 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import Q
+
 from shadow import representations
+from shadow.compiled import compiled_rule
 from shadow.engine import EvaluationResult, SampleOutcome, compare, mcnemar_p_value, winner
+from shadow.engine.explain import explain, rule_messages
 from shadow.exceptions import DatasetNotFound, EvaluationNotCompleted, EvaluationNotFound, RuleNotFound
 from shadow.models import Dataset, Evaluation, EvaluationBatch, EvaluationStatus, Rule, Sample
 from shadow.selection import canonical
@@ -168,3 +172,90 @@ def active_rules(*, tenant_id: str) -> tuple[dict[str, Any], str]:
             "activated_at": activated,
         })  # fmt: skip
     return {"tenant_id": tenant_id, "rules": rules}, _etag(keys)
+
+
+# --- operator console reads (issue 14) ---------------------------------------------------
+# Read-only, for the console's pages. Evaluations are shown through
+# ``representations.evaluation``, so a page's figures are the API's figures.
+
+
+def evaluations_recent(*, limit: int = 20, active: bool = False) -> list[dict[str, Any]]:
+    """The newest evaluations (every tenant), or only those still pending or running."""
+    rows = Evaluation.objects.select_related("dataset", "rule_version", "cached_from").defer("rule_config").order_by("-id")
+    if active:
+        rows = rows.filter(status__in=(EvaluationStatus.PENDING, EvaluationStatus.RUNNING))
+    return [representations.evaluation(row) for row in rows[:limit]]
+
+
+def evaluation_fired_top(*, ev: Evaluation, limit: int = TOP_FIRED) -> list[dict[str, Any]]:
+    """The detections (SecRule ids, patterns, regex targets) that fired most, each with
+    how many attack samples (true positives) and benign samples (false positives) it
+    fired on; most samples first. Batches that flagged nothing are never read."""
+    on_attacks: Counter[str] = Counter()
+    on_benign: Counter[str] = Counter()
+    batches = _stored_batches(ev).filter(Q(true_positives__gt=0) | Q(false_positives__gt=0))
+    for result in batches.values_list("result", flat=True).iterator(chunk_size=50):
+        for item in result["outcomes"]:
+            if item["outcome"] == "tp":
+                on_attacks.update(set(item["fired"]))
+            elif item["outcome"] == "fp":
+                on_benign.update(set(item["fired"]))
+    total = on_attacks + on_benign
+    return [
+        {"detection": name, "samples": n, "true_positives": on_attacks[name], "false_positives": on_benign[name]}
+        for name, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    ]
+
+
+def _compiled(ev: Evaluation):
+    return compiled_rule(ev.config_hash, lambda: Evaluation.objects.values_list("rule_config", flat=True).get(pk=ev.pk))
+
+
+def evaluation_highlights(*, ev: Evaluation, samples: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """For each sample (as ``evaluation_samples`` lists them), where the evaluated rule
+    matched: excerpts of its targets with character spans. Empty for SecRule programs,
+    whose detections are named by ``evaluation_rule_messages`` instead."""
+    rule = _compiled(ev)
+    return [
+        [
+            {
+                "target": e.target, "text": e.text, "as_seen": e.as_seen, "transforms": list(e.transforms),
+                "spans": [{"start": s.start, "end": s.end, "label": s.label} for s in e.spans],
+            }
+            for e in explain(rule, sample)
+        ]
+        for sample in samples
+    ]  # fmt: skip
+
+
+def evaluation_rule_messages(*, ev: Evaluation) -> dict[str, str]:
+    """``{fired id: SecRule msg}`` of the evaluated rule (empty for other rule types)."""
+    return rule_messages(_compiled(ev))
+
+
+def comparison_refusal(*, a: Evaluation, b: Evaluation) -> str | None:
+    """Why two evaluations cannot be compared sample by sample, or None when they can."""
+    for ev in (a, b):
+        if ev.status != EvaluationStatus.COMPLETED:
+            return f"{ev.public_id} is {ev.status}; only completed evaluations can be compared."
+    same = (
+        a.tenant_id == b.tenant_id
+        and a.dataset_id == b.dataset_id
+        and a.population == b.population
+        and a.selected == b.selected
+        and (a.sample_size, a.seed, sorted(a.target_categories)) == (b.sample_size, b.seed, sorted(b.target_categories))
+    )
+    if not same:
+        return "The two evaluations did not judge the same samples (dataset, version or selection differ)."
+    return None
+
+
+def rule_evaluations(*, tenant_id: str, rule_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Evaluations of the rule's stored versions, newest first."""
+    rows = (
+        Evaluation.objects.filter(tenant_id=tenant_id, rule_version__rule__tenant_id=tenant_id, rule_version__rule__rule_id=rule_id)
+        .select_related("dataset", "rule_version", "cached_from")
+        .defer("rule_config")
+        .order_by("-id")
+    )
+    return [representations.evaluation(row) for row in rows[:limit]]

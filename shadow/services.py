@@ -22,6 +22,7 @@ from shadow.exceptions import (
     DatasetNameTaken,
     DatasetNotFound,
     EmptySelection,
+    EvaluationFinished,
     EvaluationNotFound,
     GateFailed,
     InvalidSamples,
@@ -412,3 +413,30 @@ def evaluation_wait(*, evaluation: Evaluation, seconds: float, poll: Callable[[f
         delay = min(delay * 2, 0.5)
         evaluation.refresh_from_db()
     return evaluation
+
+
+# --- cancelling an evaluation (operator console, issue 14) ------------------------------
+
+CANCELLED = "evaluation_cancelled"
+
+
+def evaluation_cancel(*, eval_id: str) -> Evaluation:
+    """Stop a pending or running evaluation: it ends ``failed`` with code
+    ``evaluation_cancelled``. A batch checks the evaluation's status before judging, so
+    the batches not started yet end at once; one already judging finishes and is ignored.
+    The status change is a conditional UPDATE, so a cancel racing the last batch's
+    finalize leaves exactly one of "completed" and "cancelled"."""
+    ev = Evaluation.objects.filter(public_id=eval_id).first()
+    if ev is None:
+        raise EvaluationNotFound()
+    updated = Evaluation.objects.filter(pk=ev.pk, status__in=(EvaluationStatus.PENDING, EvaluationStatus.RUNNING)).update(
+        status=EvaluationStatus.FAILED,
+        error={"code": CANCELLED, "message": "Cancelled by an operator before it finished."},
+        finished_at=timezone.now(),
+    )
+    if not updated:
+        ev.refresh_from_db()
+        raise EvaluationFinished(f"{eval_id} is already {ev.status}.", details={"status": ev.status})
+    logger.info("evaluation cancelled", extra={"eval_id": eval_id})
+    ev.refresh_from_db()
+    return ev

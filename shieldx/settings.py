@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "credits",
     "shadow",
     "camouflage",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    path("console/", include("console.urls")),
 ]
 for role, routes in APP_ROUTES.items():
     if settings.SHIELDX_ROLE in (role, "all"):
