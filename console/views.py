@@ -17,6 +17,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from console import present, selectors, services
+from credits import selectors as credits_selectors
+from credits import services as credits_services
 from shadow import representations as shadow_representations
 from shadow import selectors as shadow_selectors
 from shadow import services as shadow_services
@@ -58,7 +60,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @console_view
 def tenant(request: HttpRequest, tenant_id: str) -> HttpResponse:
-    page = selectors.tenant_page(tenant_id=_tenant(tenant_id), cursor=request.GET.get("cursor") or None)
+    tenant_id = _tenant(tenant_id)
+    if credits_selectors.holds_due(tenant_id=tenant_id):  # reads never write: release expired holds first
+        credits_services.holds_expire_due(tenant_id=tenant_id)
+    page = selectors.tenant_page(tenant_id=tenant_id, cursor=request.GET.get("cursor") or None)
     page["chart"] = present.balance_chart(page["series"], tenant_id)
     return render(request, "console/tenant.html", page)
 

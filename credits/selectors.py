@@ -173,7 +173,6 @@ def balance_series(*, tenant_id: str, max_points: int = CONSOLE_SERIES_POINTS) -
     its end (what ``balance_at`` answers for that moment): one indexed lookup per
     stretch, so a tenant with a million entries costs ``max_points`` small queries.
     """
-    _account(tenant_id)
     entries = LedgerEntry.objects.filter(account_id=tenant_id)
     total = entries.count()
     fields = ("created_at", "balance_after", "reserved_after")
@@ -196,7 +195,6 @@ def balance_series(*, tenant_id: str, max_points: int = CONSOLE_SERIES_POINTS) -
 
 
 def reservations_pending(*, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Pending holds, soonest expiry first (expired ones are released by the read, as everywhere)."""
-    _account(tenant_id)
+    """Pending holds, soonest expiry first (release expired ones first: see holds_due)."""
     rows = Reservation.objects.filter(account_id=tenant_id, status="pending").order_by("expires_at", "id")[:limit]
-    return [representations.reservation(row, tenant_id) for row in rows]
+    return [representations.reservation(domain.Reservation.of(row, tenant_id)) for row in rows]
