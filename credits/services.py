@@ -16,7 +16,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from camouflage.pii import mask_for_logs
 from credits import chain, idempotency, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import (
@@ -30,6 +29,7 @@ from credits.exceptions import (
 )
 from credits.models import Account, EntryType, LedgerEntry, Reservation, ReservationStatus
 from credits.writes import save_change
+from shieldx.masking import mask_for_logs
 
 SYSTEM_ACTOR = "system"
 # Free text from clients (descriptions, metadata, external references) is stored masked:
