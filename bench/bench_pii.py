@@ -227,7 +227,7 @@ def run_presidio(records: list[dict], python: str, rounds: int) -> dict | None:
 
 
 def print_report(ours: dict, presidio: dict | None, ours_whole: int, presidio_whole: int | None) -> None:
-    header = f"| type | labelled | ours recall | ours precision | ours exact |"
+    header = "| type | labelled | ours recall | ours precision | ours exact |"
     if presidio:
         header += " Presidio recall | Presidio precision |"
     print("\n" + header)

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from credits import idempotency, metrics, selectors, services
+from credits import idempotency, metrics, representations, selectors, services
 from credits.exceptions import ReservationNotFound
 from credits.serializers import (
     AuditPageResponse,
@@ -31,7 +31,7 @@ from credits.serializers import (
     TransactionResponse,
 )
 from shieldx.auth import resolve_tenant
-from shieldx.errors import ApplicationError, InvalidRequest
+from shieldx.errors import ApplicationError, InvalidRequest, NotFound
 from shieldx.openapi import errors
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
@@ -56,16 +56,35 @@ def _idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
     return from_body if from_body is not None else header
 
 
+def _settled(tenant_id: str) -> str:
+    """Release the tenant's expired holds before a read, so it shows them released."""
+    if selectors.holds_due(tenant_id=tenant_id):
+        services.holds_expire_due(tenant_id=tenant_id)
+    return tenant_id
+
+
+def _reservation_tenant(principal, reservation_id: str) -> str:
+    """The hold's tenant when the caller may see it; otherwise the same 404 as a missing hold."""
+    tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
+    try:
+        return resolve_tenant(principal, tenant_id)
+    except NotFound:
+        raise ReservationNotFound() from None
+
+
 class CreditsWrite(APIView):
-    """A mutation: validate, resolve the tenant, run the service exactly once per key."""
+    """A mutation: validate, resolve the tenant, then one unit of work that runs the
+    operation's service at most once per idempotency key and renders its answer."""
 
     op: str
     serializer_class: type
+    success_status: int = 200
 
     def tenant_for(self, request: Request, body: dict[str, Any], **kwargs: Any) -> str:
         return resolve_tenant(request.user, body["tenant_id"])
 
-    def perform(self, *, tenant_id: str, body: dict[str, Any], actor: str, key: str | None, fp: str, **kwargs: Any) -> idempotency.Outcome:
+    def perform(self, *, tenant_id: str, body: dict[str, Any], actor: str, **kwargs: Any) -> dict[str, Any]:
+        """Call the service; return the success body."""
         raise NotImplementedError
 
     def post(self, request: Request, **kwargs: Any) -> Response:
@@ -73,88 +92,76 @@ class CreditsWrite(APIView):
             body = _validated(self.serializer_class, request.data)
             key = _idempotency_key(request, body)
             tenant_id = self.tenant_for(request, body, **kwargs)
-            fp = idempotency.fingerprint(self.op, request.path, request.data)
-            outcome = self.perform(tenant_id=tenant_id, body=body, actor=request.user.actor, key=key, fp=fp, **kwargs)
+            request_fingerprint = idempotency.fingerprint(self.op, request.path, request.data) if key is not None else ""
+            with idempotency.once(tenant_id=tenant_id, key=key, request_fingerprint=request_fingerprint) as unit:
+                if unit.pending:
+                    unit.answer(self.success_status, self.perform(tenant_id=tenant_id, body=body, actor=request.user.actor, **kwargs))
         except ApplicationError as exc:
             metrics.count(self.op, exc.code)
             raise
         except APIException:
             metrics.count(self.op, "invalid_request")
             raise
-        metrics.count(self.op, "replayed" if outcome.replayed else ("success" if outcome.status < 300 else outcome.body["error"]["code"]))
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-        return Response(outcome.body, status=outcome.status, headers=headers)
+        metrics.count(self.op, "replayed" if unit.replayed else ("success" if unit.status < 300 else unit.body["error"]["code"]))
+        headers = {"Idempotent-Replayed": "true"} if unit.replayed else None
+        return Response(unit.body, status=unit.status, headers=headers)
 
 
 @extend_schema(responses={200: TransactionResponse, 402: errors(402)[402], **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class ConsumeView(CreditsWrite):
     op, serializer_class, required_scopes = "consume", ConsumeSerializer, {"POST": "credits:consume"}
 
-    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
-        return services.consume(
-            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"],
-            metadata=body["metadata"], idempotency_key=key, request_fingerprint=fp,
-        )
+    def perform(self, *, tenant_id, body, actor):
+        done = services.consume(tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], metadata=body["metadata"])
+        return representations.transaction(done)
 
 
 @extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class PurchaseView(CreditsWrite):
-    op, serializer_class, required_scopes = "purchase", PurchaseSerializer, {"POST": "credits:purchase"}
+    op, serializer_class, required_scopes, success_status = "purchase", PurchaseSerializer, {"POST": "credits:purchase"}, 201
 
-    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
-        return services.purchase(
-            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"],
-            external_ref=body["external_ref"], idempotency_key=key, request_fingerprint=fp,
-        )
+    def perform(self, *, tenant_id, body, actor):
+        done = services.purchase(tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], external_ref=body["external_ref"])
+        return representations.transaction(done)
 
 
 @extend_schema(responses={201: ReservationResponse, 402: errors(402)[402], **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class ReserveView(CreditsWrite):
-    op, serializer_class, required_scopes = "reserve", ReserveSerializer, {"POST": "credits:reserve"}
+    op, serializer_class, required_scopes, success_status = "reserve", ReserveSerializer, {"POST": "credits:reserve"}, 201
 
-    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
-        return services.reserve(
-            tenant_id=tenant_id, amount=body["amount"], ttl_seconds=body["ttl_seconds"], actor=actor,
-            description=body["description"], idempotency_key=key, request_fingerprint=fp,
-        )
+    def perform(self, *, tenant_id, body, actor):
+        hold = services.reserve(tenant_id=tenant_id, amount=body["amount"], ttl_seconds=body["ttl_seconds"], actor=actor, description=body["description"])
+        return representations.reservation(hold)
 
 
 class ReservationWrite(CreditsWrite):
-    def tenant_for(self, request, body, *, reservation_id: str, **kwargs):
-        tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
-        if tenant_id is None:
-            raise ReservationNotFound()
-        return resolve_tenant(request.user, tenant_id)
+    def tenant_for(self, request, body, *, reservation_id: str):
+        return _reservation_tenant(request.user, reservation_id)
 
 
 @extend_schema(responses={200: ReservationResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class CaptureView(ReservationWrite):
     op, serializer_class, required_scopes = "capture", CaptureSerializer, {"POST": "credits:reserve"}
 
-    def perform(self, *, tenant_id, body, actor, key, fp, reservation_id):
-        return services.capture(
-            tenant_id=tenant_id, reservation_id=reservation_id, actor=actor, amount=body.get("amount"),
-            idempotency_key=key, request_fingerprint=fp,
-        )
+    def perform(self, *, tenant_id, body, actor, reservation_id):
+        return representations.reservation(services.capture(tenant_id=tenant_id, reservation_id=reservation_id, actor=actor, amount=body.get("amount")))
 
 
 @extend_schema(responses={200: ReservationResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class ReleaseView(ReservationWrite):
     op, serializer_class, required_scopes = "release", ReleaseSerializer, {"POST": "credits:reserve"}
 
-    def perform(self, *, tenant_id, body, actor, key, fp, reservation_id):
-        return services.release(tenant_id=tenant_id, reservation_id=reservation_id, actor=actor, idempotency_key=key, request_fingerprint=fp)
+    def perform(self, *, tenant_id, body, actor, reservation_id):
+        return representations.reservation(services.release(tenant_id=tenant_id, reservation_id=reservation_id, actor=actor))
 
 
 @extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
 class RefundView(CreditsWrite):
-    op, serializer_class, required_scopes = "refund", RefundSerializer, {"POST": "credits:purchase"}
+    op, serializer_class, required_scopes, success_status = "refund", RefundSerializer, {"POST": "credits:purchase"}, 201
 
-    def perform(self, *, tenant_id, body, actor, key, fp, **kwargs):
-        return services.refund(
-            tenant_id=tenant_id, transaction_id=body["transaction_id"], actor=actor, amount=body.get("amount"),
-            idempotency_key=key, request_fingerprint=fp,
-        )
+    def perform(self, *, tenant_id, body, actor):
+        done = services.refund(tenant_id=tenant_id, transaction_id=body["transaction_id"], actor=actor, amount=body.get("amount"))
+        return representations.transaction(done)
 
 
 @extend_schema(responses={200: BalanceResponse, **READ_ERRORS}, parameters=[BalanceQuerySerializer])
@@ -167,6 +174,9 @@ class BalanceView(APIView):
         if "at" in query:
             return Response(selectors.balance_at(tenant_id=tenant_id, at=query["at"]))
         read = selectors.balance_cached(tenant_id=tenant_id)
+        if read is None:
+            services.holds_expire_due(tenant_id=tenant_id)
+            read = selectors.balance_cached(tenant_id=tenant_id)
         headers = {"X-Cache": read.tier} | ({"X-Cache-Stale": "true"} if read.stale else {})
         return Response(read.body, headers=headers)
 
@@ -176,11 +186,8 @@ class ReservationView(APIView):
     required_scopes = {"GET": "credits:read"}
 
     def get(self, request: Request, reservation_id: str) -> Response:
-        tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
-        if tenant_id is None:
-            raise ReservationNotFound()
-        tenant_id = resolve_tenant(request.user, tenant_id)
-        return Response(selectors.reservation(tenant_id=tenant_id, reservation_id=reservation_id))
+        tenant_id = _settled(_reservation_tenant(request.user, reservation_id))
+        return Response(representations.reservation(selectors.reservation(tenant_id=tenant_id, reservation_id=reservation_id)))
 
 
 @extend_schema(responses={200: TransactionPageResponse, **READ_ERRORS}, parameters=[PageQuerySerializer])
@@ -188,7 +195,7 @@ class TransactionsView(APIView):
     required_scopes = {"GET": "credits:read"}
 
     def get(self, request: Request, tenant_id: str) -> Response:
-        tenant_id = resolve_tenant(request.user, tenant_id)
+        tenant_id = _settled(resolve_tenant(request.user, tenant_id))
         query = _validated(PageQuerySerializer, request.query_params)
         return Response(selectors.transactions(tenant_id=tenant_id, limit=query["limit"], cursor=query.get("cursor")))
 
@@ -198,7 +205,7 @@ class AuditView(APIView):
     required_scopes = {"GET": "credits:audit"}
 
     def get(self, request: Request, tenant_id: str) -> Response:
-        tenant_id = resolve_tenant(request.user, tenant_id)
+        tenant_id = _settled(resolve_tenant(request.user, tenant_id))
         query = _validated(AuditQuerySerializer, request.query_params)
         return Response(selectors.audit_page(tenant_id=tenant_id, after_seq=query["after_seq"], limit=query["limit"]))
 

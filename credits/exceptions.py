@@ -42,3 +42,7 @@ class IdempotencyKeyReused(ApplicationError):
     code = "idempotency_key_reused"
     http_status = 422
     default_message = "This idempotency key was used with a different request."
+
+
+class FigureOutOfRange(Conflict):
+    default_message = "The change would take a stored figure beyond its range; nothing changed."

@@ -1,42 +1,51 @@
-"""Exactly-once execution of keyed requests (CONTRACT §3, Stripe's semantics, stricter).
+"""Exactly-once requests at the API's edge (CONTRACT §3: Stripe's semantics, stricter).
 
-The effect and the stored response commit in one database transaction, so a request
-either took effect once and its answer is stored, or nothing happened at all. A
-transaction-scoped advisory lock on (tenant, key) tells a concurrent duplicate that the
-first is still running (409) instead of letting it queue behind the first.
+A keyed write request is one unit of work: ``once`` opens the transaction, takes a
+transaction-scoped advisory lock on (tenant, key) — a concurrent duplicate gets 409
+instead of queueing —, replays a stored answer or refuses a reused key, lets the view run
+its plain service, and stores the answer (a success, or a 402/404/409 refusal) in the same
+transaction as the effect. So a request either took effect once and its answer is stored,
+or nothing happened. Services never see keys.
+
+Keys are stored as keyed hashes (HMAC with a key derived from SECRET_KEY): a client may
+put anything in a key, and the table must not keep it readable for 24 h.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credits.chain import canonical
 from credits.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
 from credits.models import IdempotencyRecord
+from shieldx.db import pipelined
 from shieldx.errors import ApplicationError, error_body
 
 TTL = timedelta(hours=24)
 # Outcomes a retry must see again: a refusal stays a refusal, never turns into a charge.
 STORED_ERROR_STATUSES = frozenset({402, 404, 409})
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
-MAX_ATTEMPTS = 4
 
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
+_PG_LOCK_AND_FIND = """
+SELECT pg_try_advisory_xact_lock(%(lock_id)s), r.fingerprint, r.status_code, r.response_body::text, r.expires_at
+  FROM (SELECT 1) AS one
+  LEFT JOIN credits_idempotencyrecord r ON r.tenant_id = %(tenant_id)s AND r.key = %(key)s
+"""
+_INSERT = """
+INSERT INTO credits_idempotencyrecord (tenant_id, key, fingerprint, status_code, response_body, created_at, expires_at)
+VALUES (%(tenant_id)s, %(key)s, %(fingerprint)s, %(status)s, %(body)s, %(now)s, %(expires_at)s)
+"""
 
 
 def fingerprint(operation: str, target: str, body: dict[str, Any]) -> str:
@@ -45,93 +54,117 @@ def fingerprint(operation: str, target: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(payload)).hexdigest()
 
 
-def with_retries(fn: Callable[[], Outcome]) -> Outcome:
-    """Rerun a whole transaction on deadlock or serialization failure, a bounded number of times."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            return fn()
-        except _KeyRaced:
-            if attempt == MAX_ATTEMPTS:
-                raise
-            continue
-        except DatabaseError as exc:
-            sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-            if sqlstate not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0, 0.01 * attempt))
-    raise AssertionError("unreachable")
+@lru_cache(maxsize=4)
+def _hash_key(secret: str) -> bytes:
+    return hashlib.sha256(b"shieldx.credits.idempotency\x00" + secret.encode()).digest()
 
 
-_PG_LOCK_AND_FIND = """
-SELECT pg_try_advisory_xact_lock(%s), r.id, r.fingerprint, r.status_code, r.response_body::text, r.expires_at
-  FROM (SELECT 1) AS one
-  LEFT JOIN credits_idempotencyrecord r ON r.tenant_id = %s AND r.key = %s
-"""
+def stored_key(tenant_id: str, key: str) -> str:
+    """The keyed hash under which a client's key is stored (64 hex characters)."""
+    return hmac.new(_hash_key(settings.SECRET_KEY), f"{tenant_id}\x00{key}".encode(), hashlib.sha256).hexdigest()
 
 
-class _KeyRaced(Exception):
-    """Another request stored this key between our read and our insert: run again to replay it."""
+@dataclass
+class Unit:
+    """One request's unit of work. The view answers it unless it is already ``replayed``."""
+
+    status: int = 0
+    body: dict[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return not self.replayed
+
+    def answer(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
 
 
-def _lock_and_find(tenant_id: str, key: str) -> IdempotencyRecord | None:
-    """Take the key's advisory lock (409 if held) and read its record, in one round trip.
+@dataclass(frozen=True)
+class _Stored:
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+
+
+def _lock_and_find(tenant_id: str, key: str) -> _Stored | None:
+    """Take the key's advisory lock (409 if held) and read its live record, in one round trip.
 
     The read's snapshot may predate the lock holder's commit; then our insert meets the
-    unique constraint and the whole attempt reruns, and replays."""
+    unique constraint at commit, and ``once`` replays the winner's answer instead."""
+    now = timezone.now()
     if connection.vendor != "postgresql":
         # SQLite's IMMEDIATE transactions already run writers one at a time.
-        return IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).first()
-    digest = hashlib.sha256(f"{tenant_id}\x00{key}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute(_PG_LOCK_AND_FIND, [int.from_bytes(digest[:8], "big", signed=True), tenant_id, key])
-        acquired, pk, fp, status, body, expires_at = cursor.fetchone()
+        record = IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).first()
+        row = (True, record.fingerprint, record.status_code, json.dumps(record.response_body), record.expires_at) if record else (True, None, None, None, None)
+    else:
+        lock_id = int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_LOCK_AND_FIND, {"lock_id": lock_id, "tenant_id": tenant_id, "key": key})
+            row = cursor.fetchone()
+    acquired, fp, status, body, expires_at = row
     if not acquired:
         raise IdempotencyKeyInUse()
-    if pk is None:
+    if fp is None:
         return None
-    return IdempotencyRecord(pk=pk, tenant_id=tenant_id, key=key, fingerprint=fp, status_code=status, response_body=json.loads(body), expires_at=expires_at)
+    if expires_at <= now:
+        IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).delete()  # expired: the key is free again
+        return None
+    return _Stored(fp, status, json.loads(body))
 
 
-def run(
-    *,
-    tenant_id: str,
-    key: str | None,
-    request_fingerprint: str,
-    perform: Callable[[], tuple[int, dict[str, Any]]],
-) -> Outcome:
-    """Run ``perform`` (which writes under its own locks) at most once per (tenant, key)."""
+def _store(tenant_id: str, key: str, request_fingerprint: str, unit: Unit) -> None:
+    now = timezone.now()
+    params = {
+        "tenant_id": tenant_id, "key": key, "fingerprint": request_fingerprint, "status": unit.status,
+        "body": json.dumps(unit.body), "now": now, "expires_at": now + TTL,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, params)  # not awaited: it travels with the COMMIT
 
-    def attempt() -> Outcome:
-        with transaction.atomic():
-            if key is None:
-                return Outcome(*perform())
-            now = timezone.now()
-            record = _lock_and_find(tenant_id, key)
-            if record is not None and record.expires_at > now:
-                if record.fingerprint != request_fingerprint:
+
+def _replay(tenant_id: str, key: str, request_fingerprint: str) -> Unit | None:
+    record = IdempotencyRecord.objects.filter(tenant_id=tenant_id, key=key).first()
+    if record is None:
+        return None
+    if record.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused()
+    return Unit(record.status_code, record.response_body, replayed=True)
+
+
+@contextmanager
+def once(*, tenant_id: str, key: str | None, request_fingerprint: str) -> Iterator[Unit]:
+    """The request's unit of work; see the module's docstring.
+
+    Inside, the view calls its service and ``unit.answer(status, body)`` when
+    ``unit.pending``. A refusal with a stored status raised inside is stored and answered
+    (the service's savepoint already undid its partial writes); anything else rolls the
+    whole unit back and propagates."""
+    unit = Unit()
+    hashed = stored_key(tenant_id, key) if key is not None else None
+    try:
+        with pipelined(), transaction.atomic():
+            stored = _lock_and_find(tenant_id, hashed) if hashed else None
+            if stored is not None:
+                if stored.fingerprint != request_fingerprint:
                     raise IdempotencyKeyReused()
-                return Outcome(record.status_code, record.response_body, replayed=True)
-            if record is not None:
-                record.delete()  # expired: the key is free again
-            # Services raise refusals before writing their effect, so a stored refusal
-            # never sits beside half an effect (expired holds released on the way are
-            # housekeeping, valid whatever this request's outcome).
+                unit.answer(stored.status, stored.body)
+                unit.replayed = True
             try:
-                status, body = perform()
+                yield unit
             except ApplicationError as exc:
-                if exc.http_status not in STORED_ERROR_STATUSES:
+                if hashed is None or exc.http_status not in STORED_ERROR_STATUSES:
                     raise
-                status, body = exc.http_status, error_body(exc.code, exc.message, exc.details)
-            try:
-                IdempotencyRecord.objects.create(
-                    tenant_id=tenant_id, key=key, fingerprint=request_fingerprint, status_code=status,
-                    response_body=body, created_at=now, expires_at=now + TTL,
-                )
-            except IntegrityError:
-                raise _KeyRaced() from None  # leaves the atomic block: everything rolls back
-            return Outcome(status, body)
-
-    return with_retries(attempt)
+                unit.answer(exc.http_status, error_body(exc.code, exc.message, exc.details))
+            if hashed and not unit.replayed:
+                _store(tenant_id, hashed, request_fingerprint, unit)
+    except IntegrityError:
+        # Our record met another request's at commit: the same key won the race while we
+        # ran. Everything we did rolled back; answer what the winner stored.
+        replay = _replay(tenant_id, hashed, request_fingerprint) if hashed else None
+        if replay is None:
+            raise
+        unit.status, unit.body, unit.replayed = replay.status, replay.body, True
 
 
 def purge_expired(*, now=None) -> int:

@@ -1,19 +1,17 @@
-"""The contract's JSON shapes (CONTRACT §3), built from rows in one place.
-
-Services return these dicts so the body an idempotent request stores is exactly the
-body it answered with.
-"""
+"""The contract's JSON shapes (CONTRACT §3), rendered from domain values in one place."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from credits.models import Account, LedgerEntry, Reservation
+from credits import domain
+from credits.models import Account
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): years before 1000 keep their four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def balance(account: Account) -> dict[str, Any]:
@@ -27,30 +25,30 @@ def balance(account: Account) -> dict[str, Any]:
     }
 
 
-def transaction(entry: LedgerEntry, tenant_id: str) -> dict[str, Any]:
+def transaction(value: domain.Transaction) -> dict[str, Any]:
     return {
-        "transaction_id": entry.public_id,
-        "tenant_id": tenant_id,
-        "type": entry.type,
-        "amount": entry.amount,
-        "description": entry.description,
-        "balance": entry.balance_after,
-        "reserved_funds": entry.reserved_after,
-        "available": entry.balance_after - entry.reserved_after,
-        "reference": entry.reference or None,
-        "metadata": entry.metadata,
-        "created_at": rfc3339(entry.created_at),
+        "transaction_id": value.transaction_id,
+        "tenant_id": value.tenant_id,
+        "type": value.type,
+        "amount": value.amount,
+        "description": value.description,
+        "balance": value.balance,
+        "reserved_funds": value.reserved_funds,
+        "available": value.available,
+        "reference": value.reference,
+        "metadata": value.metadata,
+        "created_at": rfc3339(value.created_at),
     }
 
 
-def reservation(hold: Reservation, tenant_id: str) -> dict[str, Any]:
+def reservation(value: domain.Reservation) -> dict[str, Any]:
     return {
-        "reservation_id": hold.public_id,
-        "tenant_id": tenant_id,
-        "amount": hold.amount,
-        "captured_amount": hold.captured_amount,
-        "status": hold.status,
-        "description": hold.description,
-        "expires_at": rfc3339(hold.expires_at),
-        "created_at": rfc3339(hold.created_at),
+        "reservation_id": value.reservation_id,
+        "tenant_id": value.tenant_id,
+        "amount": value.amount,
+        "captured_amount": value.captured_amount,
+        "status": value.status,
+        "description": value.description,
+        "expires_at": rfc3339(value.expires_at),
+        "created_at": rfc3339(value.created_at),
     }

@@ -1,5 +1,7 @@
-"""Reads of the credits ledger. None of them writes, except that a balance read first
-releases holds that have expired (CONTRACT §3: expired holds are released automatically)."""
+"""Reads of the credits ledger. None of them writes: where holds have expired but are not
+yet released, a read says so (``holds_due``, or ``balance_cached`` answering None) and the
+caller releases them through ``services.holds_expire_due`` before it reads.
+(CONTRACT §3: expired holds are released automatically.)"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from credits import chain, representations
+from credits import chain, domain, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
 from credits.models import Account, AuditEntry, LedgerEntry, Reservation
@@ -22,18 +24,14 @@ from shieldx.breaker import CLOSED, CircuitOpen
 
 def _account(tenant_id: str) -> Account:
     """The tenant's account (the caller resolved the tenant). A tenant made in the admin has
-    none until first used: it is opened empty rather than answered as missing."""
-    from credits import services  # the write path owns opening and expiry
+    none until first used: it reads as an empty one rather than as missing."""
+    return Account.objects.filter(tenant_id=tenant_id).first() or Account(tenant_id=tenant_id)
 
-    account = Account.objects.filter(tenant_id=tenant_id).first()
-    if account is None:
-        services.account_open(tenant_id=tenant_id)
-        account = Account.objects.filter(tenant_id=tenant_id).first()
-        if account is None:
-            raise AccountNotFound()
-    if account.next_hold_expiry is not None and account.next_hold_expiry <= timezone.now():
-        account = services.release_expired_holds(tenant_id=tenant_id)
-    return account
+
+def holds_due(*, tenant_id: str) -> bool:
+    """Whether some of the tenant's holds have expired and wait to be released."""
+    expiry = Account.objects.filter(tenant_id=tenant_id).values_list("next_hold_expiry", flat=True).first()
+    return expiry is not None and expiry <= timezone.now()
 
 
 def balance(*, tenant_id: str) -> dict[str, Any]:
@@ -47,8 +45,9 @@ class BalanceRead:
     stale: bool = False
 
 
-def balance_cached(*, tenant_id: str) -> BalanceRead:
-    """L1 → L2 → L3; with the database down, any cached value, marked stale."""
+def balance_cached(*, tenant_id: str) -> BalanceRead | None:
+    """L1 → L2 → L3; with the database down, any cached value, marked stale. None when
+    expired holds wait to be released (release them, then read again)."""
     snapshot, tier = balances.read_cached(tenant_id, time.time())
     if snapshot is not None:
         # While the database is failing nothing can confirm the value: say so.
@@ -60,27 +59,28 @@ def balance_cached(*, tenant_id: str) -> BalanceRead:
         if snapshot is None:
             raise
         return BalanceRead(snapshot.body, tier, stale=True)
+    if account.next_hold_expiry is not None and account.next_hold_expiry <= timezone.now():
+        return None
     snapshot = Snapshot.of(account)
-    balances.store(tenant_id, snapshot)
+    if not account._state.adding:  # an account not yet opened is not cached
+        balances.store(tenant_id, snapshot)
     return BalanceRead(snapshot.body, "L3")
 
 
 def balance_at(*, tenant_id: str, at: datetime) -> dict[str, Any]:
     """The balance as it stood at ``at``, from the ledger (zeros before the first entry)."""
-    account = _account(tenant_id)
-    entry = LedgerEntry.objects.filter(account=account, created_at__lte=at).order_by("-created_at", "-id").first()
+    entry = LedgerEntry.objects.filter(account_id=tenant_id, created_at__lte=at).order_by("-created_at", "-id").first()
     figures = (entry.balance_after, entry.reserved_after, entry.spent_after, entry.purchased_after) if entry else (0, 0, 0, 0)
     body = representations.balance(Account(tenant_id=tenant_id, balance=figures[0], reserved_funds=figures[1], total_spent=figures[2], total_purchased=figures[3]))
     body["at"] = representations.rfc3339(at)
     return body
 
 
-def reservation(*, tenant_id: str, reservation_id: str) -> dict[str, Any]:
-    _account(tenant_id)  # releases the hold if it expired
+def reservation(*, tenant_id: str, reservation_id: str) -> domain.Reservation:
     hold = Reservation.objects.filter(account_id=tenant_id, public_id=reservation_id).first()
     if hold is None:
         raise ReservationNotFound()
-    return representations.reservation(hold, tenant_id)
+    return domain.Reservation.of(hold, tenant_id)
 
 
 def reservation_tenant(*, reservation_id: str) -> str | None:
@@ -89,7 +89,6 @@ def reservation_tenant(*, reservation_id: str) -> str | None:
 
 def transactions(*, tenant_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest first; the cursor is opaque to clients."""
-    _account(tenant_id)
     rows = LedgerEntry.objects.filter(account_id=tenant_id).order_by("-id")
     if cursor:
         rows = rows.filter(id__lt=cursors.decode(cursor, "c", 1)[0])
@@ -97,7 +96,7 @@ def transactions(*, tenant_id: str, limit: int, cursor: str | None) -> dict[str,
     more = len(page) > limit
     page = page[:limit]
     return {
-        "results": [representations.transaction(entry, tenant_id) for entry in page],
+        "results": [representations.transaction(domain.Transaction.of(entry, tenant_id)) for entry in page],
         "next_cursor": cursors.encode("c", page[-1].id) if more else None,
     }
 
@@ -120,7 +119,6 @@ def _audit_dict(row: AuditEntry, tenant_id: str) -> dict[str, Any]:
 
 def audit_page(*, tenant_id: str, after_seq: int, limit: int) -> dict[str, Any]:
     """Oldest first, exactly the fields the hash covers, so anyone can recompute the chain."""
-    _account(tenant_id)
     page = list(AuditEntry.objects.filter(account_id=tenant_id, seq__gt=after_seq).order_by("seq")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="credits.expire_holds")
 def expire_holds() -> int:
-    return services.expire_due_holds()
+    return services.holds_expire_all_due()
 
 
 @shared_task(name="credits.purge_idempotency_records")

@@ -39,8 +39,8 @@ def test_fifty_consumers_of_one_credit_on_thirty_exactly_thirty_succeed(make_ten
 @pytest.mark.parametrize("round_", range(3))
 def test_capture_release_and_expiry_racing_on_one_hold_have_exactly_one_winner(make_tenant, in_threads, round_):
     make_tenant(TENANT, credits=100)
-    hold = services.reserve(tenant_id=TENANT, amount=40, ttl_seconds=60, actor="test").body
-    rid = hold["reservation_id"]
+    hold = services.reserve(tenant_id=TENANT, amount=40, ttl_seconds=60, actor="test")
+    rid = hold.reservation_id
     # Due "now": whichever runs first under the lock decides; expiry wins if it runs first.
     expires = timezone.now() + timedelta(milliseconds=5)
     Reservation.objects.filter(public_id=rid).update(expires_at=expires)
@@ -50,10 +50,10 @@ def test_capture_release_and_expiry_racing_on_one_hold_have_exactly_one_winner(m
         kind = ("capture", "release", "expire")[i % 3]
         try:
             if kind == "capture":
-                return kind, services.capture(tenant_id=TENANT, reservation_id=rid, actor="t", amount=25).status
+                return kind, services.capture(tenant_id=TENANT, reservation_id=rid, actor="t", amount=25) and 200
             if kind == "release":
-                return kind, services.release(tenant_id=TENANT, reservation_id=rid, actor="t").status
-            return kind, services.expire_due_holds(now=expires)
+                return kind, services.release(tenant_id=TENANT, reservation_id=rid, actor="t") and 200
+            return kind, services.holds_expire_all_due(now=expires)
         except Exception as exc:  # noqa: BLE001
             return kind, getattr(exc, "http_status", repr(exc))
 
@@ -81,7 +81,7 @@ def test_concurrent_reserves_never_overcommit(make_tenant, in_threads):
 
     def reserve(i):
         try:
-            return services.reserve(tenant_id=TENANT, amount=15, ttl_seconds=60, actor="t").status
+            return services.reserve(tenant_id=TENANT, amount=15, ttl_seconds=60, actor="t") and 201
         except Exception as exc:  # noqa: BLE001
             return getattr(exc, "http_status", repr(exc))
 

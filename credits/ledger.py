@@ -1,0 +1,170 @@
+"""The one locking helper and the one writer of the credits ledger.
+
+Every service locks the tenant's account row through ``lock`` (which also proves the
+tenant exists and is active: no separate existence query), decides on the locked row,
+and hands the change to ``record``, which writes the account's new figures, the ledger
+entry and its audit link together. On PostgreSQL that is ONE statement (data-modifying
+CTEs) and its result is not awaited, so inside a pipelined request (``shieldx.db``) it
+travels to the server with the idempotency record and the COMMIT. Other databases (the
+embedded SQLite default) run the same named statements one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+
+from credits import chain
+from credits.cache import Snapshot, balances
+from credits.exceptions import AccountNotFound, FigureOutOfRange
+from credits.models import Account, LedgerEntry
+from credits.representations import rfc3339
+from shieldx.masking import mask_for_logs as mask_text
+
+# Stored figures are PostgreSQL bigints: a change that would leave that range is refused.
+MAX_FIGURE = 2**63 - 1
+
+_ACCOUNT_FIELDS = ("balance", "reserved_funds", "total_spent", "total_purchased", "audit_seq", "audit_head", "next_hold_expiry", "updated_at")
+# Joining the tenant answers "does it exist, is it active" in the same round trip.
+_LOCK_SQL = (
+    f"SELECT t.is_active, {', '.join('a.' + name for name in _ACCOUNT_FIELDS)} FROM credits_account a "  # noqa: S608 - fixed column names
+    "JOIN shieldx_tenant t ON t.tenant_id = a.tenant_id WHERE a.tenant_id = %(tenant_id)s"
+)
+
+_ACCOUNT_SET = """
+    balance = %(balance)s, reserved_funds = %(reserved_funds)s, total_spent = %(total_spent)s,
+    total_purchased = %(total_purchased)s, audit_seq = %(seq)s, audit_head = %(hash)s,
+    next_hold_expiry = %(next_hold_expiry)s, updated_at = %(now)s
+"""
+_LEDGER_COLUMNS = """(public_id, account_id, type, amount, balance_after, reserved_after, spent_after, purchased_after,
+                      description, metadata, reference, external_ref, actor, created_at)"""
+_LEDGER_VALUES = """%(public_id)s, %(tenant_id)s, %(type)s, %(amount)s, %(balance)s, %(reserved_funds)s, %(total_spent)s,
+                    %(total_purchased)s, %(description)s, %(metadata)s, %(reference)s, %(external_ref)s, %(actor)s, %(now)s"""
+_AUDIT_COLUMNS = "(account_id, seq, prev_hash, hash, action, amount, balance_after, reserved_after, ref, actor, created_at)"
+_AUDIT_VALUES = """%(tenant_id)s, %(seq)s, %(prev_hash)s, %(hash)s, %(type)s, %(amount)s, %(balance)s, %(reserved_funds)s,
+                   %(public_id)s, %(actor)s, %(stamp)s"""
+
+_PG_WRITE = f"""
+WITH account AS (UPDATE credits_account SET {_ACCOUNT_SET} WHERE tenant_id = %(tenant_id)s RETURNING tenant_id),
+     ledger AS (INSERT INTO credits_ledgerentry {_LEDGER_COLUMNS} SELECT {_LEDGER_VALUES} FROM account RETURNING 1)
+INSERT INTO credits_auditentry {_AUDIT_COLUMNS} SELECT {_AUDIT_VALUES} FROM ledger
+"""  # noqa: S608 - fixed fragments, values are parameters
+_PORTABLE_WRITE = (
+    f"UPDATE credits_account SET {_ACCOUNT_SET} WHERE tenant_id = %(tenant_id)s",  # noqa: S608
+    f"INSERT INTO credits_ledgerentry {_LEDGER_COLUMNS} VALUES ({_LEDGER_VALUES})",  # noqa: S608
+    f"INSERT INTO credits_auditentry {_AUDIT_COLUMNS} VALUES ({_AUDIT_VALUES})",  # noqa: S608
+)
+
+
+def mask_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """Keys are client text too: a card number used as a metadata key is masked like a value."""
+    return {mask_text(name): mask_text(value) for name, value in mapping.items()}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def _select_locked(tenant_id: str) -> Account | None:
+    # SQLite's IMMEDIATE transactions already hold the database's write lock.
+    sql = _LOCK_SQL + (" FOR UPDATE OF a" if connection.features.has_select_for_update_of else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"tenant_id": tenant_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account = Account(tenant_id=tenant_id, **dict(zip(_ACCOUNT_FIELDS, row[1:], strict=True)))
+    account._state.adding = False
+    account.tenant_active = row[0]
+    return account
+
+
+def lock(tenant_id: str, *, active_only: bool = True) -> Account:
+    """Lock the tenant's account row for the rest of this transaction, opening it on first
+    use. A missing (or, for clients, deactivated) tenant is AccountNotFound, whose 404
+    reads exactly like another tenant's (CONTRACT §1a)."""
+    account = _select_locked(tenant_id)
+    if account is None:
+        try:
+            with transaction.atomic():
+                Account.objects.create(tenant_id=tenant_id)
+        except IntegrityError:
+            pass  # another request opened it first, or the tenant does not exist
+        account = _select_locked(tenant_id)
+    if account is None or (active_only and not account.tenant_active):
+        raise AccountNotFound()
+    return account
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one ledger entry does to the account's figures."""
+
+    type: str
+    amount: int
+    balance: int = 0
+    reserved: int = 0
+    spent: int = 0
+    purchased: int = 0
+
+
+def record(
+    account: Account,
+    change: Change,
+    *,
+    actor: str,
+    now: datetime,
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+    reference: str = "",
+    external_ref: str = "",
+) -> LedgerEntry:
+    """Apply the change to the locked account and write it with its ledger entry and audit
+    link. Client text is stored masked: ledger rows can never be edited or purged, so a
+    card number, SSN or email must never reach them (PCI DSS 3.5.1)."""
+    figures = {
+        "balance": account.balance + change.balance,
+        "reserved_funds": account.reserved_funds + change.reserved,
+        "total_spent": account.total_spent + change.spent,
+        "total_purchased": account.total_purchased + change.purchased,
+    }
+    if any(value > MAX_FIGURE for value in figures.values()):
+        raise FigureOutOfRange(details={"limit": MAX_FIGURE})
+    for name, value in figures.items():
+        setattr(account, name, value)
+    entry = LedgerEntry(
+        public_id=new_id("txn"), account=account, type=change.type, amount=change.amount,
+        balance_after=account.balance, reserved_after=account.reserved_funds, spent_after=account.total_spent,
+        purchased_after=account.total_purchased, description=mask_text(description), metadata=mask_mapping(metadata or {}),
+        reference=reference, external_ref=mask_text(external_ref), actor=actor, created_at=now,
+    )  # fmt: skip
+    stamp = rfc3339(now)
+    link = {
+        "tenant_id": account.tenant_id, "seq": account.audit_seq + 1, "prev_hash": account.audit_head, "action": change.type,
+        "amount": change.amount, "balance_after": account.balance, "reserved_after": account.reserved_funds,
+        "ref": entry.public_id, "actor": actor, "created_at": stamp,
+    }  # fmt: skip
+    link["hash"] = chain.entry_hash(link)
+    account.audit_seq, account.audit_head, account.updated_at = link["seq"], link["hash"], now
+    params = {
+        **figures, "tenant_id": account.tenant_id, "seq": link["seq"], "prev_hash": link["prev_hash"], "hash": link["hash"],
+        "next_hold_expiry": account.next_hold_expiry, "now": now, "stamp": stamp, "public_id": entry.public_id,
+        "type": change.type, "amount": change.amount, "description": entry.description, "metadata": json.dumps(entry.metadata),
+        "reference": reference, "external_ref": entry.external_ref, "actor": actor,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        for statement in (_PG_WRITE,) if connection.vendor == "postgresql" else _PORTABLE_WRITE:
+            cursor.execute(statement, params)
+    # Caches learn of the change after commit, never before (a rollback must not leak).
+    snapshot = Snapshot.of(account)
+    transaction.on_commit(lambda tenant_id=account.tenant_id: balances.publish(tenant_id, snapshot))
+    return entry
+
+
+def save_hold_marker(account: Account) -> None:
+    """Persist a corrected earliest-expiry marker when no ledger change carries it."""
+    Account.objects.filter(pk=account.pk).update(next_hold_expiry=account.next_hold_expiry)
