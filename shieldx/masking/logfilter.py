@@ -46,17 +46,18 @@ def mask_for_logs(text: str) -> str:
     """`text` with every card-shaped run, SSN shape, email and IBAN masked, also where
     they were percent-encoded (once, twice or three times): then the decoded text is
     what comes back, masked. A text with nothing to mask comes back as the same object."""
-    masked = _mask_plain(text)
-    current, found_encoded = masked, False
+    decoded = text
     for _ in range(_DECODE_ROUNDS):
-        if not _ENCODED.search(current):
+        if not _ENCODED.search(decoded):
             break
-        decoded = unquote_plus(current)
-        if decoded == current:
-            break
-        current = _mask_plain(decoded)
-        found_encoded = found_encoded or current != decoded
-    return current if found_encoded else masked
+        decoded = unquote_plus(decoded)
+    if decoded is not text:
+        # Masked decoded, never half-decoded: in `4111%25201111…` the `20` of an escape
+        # would join the digits and shift what a card mask leaves readable.
+        masked = _mask_plain(decoded)
+        if masked is not decoded:
+            return masked
+    return _mask_plain(text)
 
 
 def mask_value(value: Any) -> Any:
@@ -113,21 +114,8 @@ def _mask_number(value: int, *, key: str | None) -> int | str:
 
 
 def _mask_plain(text: str) -> str:
-    masked = _mask_repeatedly(text)
+    masked = _mask_once(text)
     return _GLUED_RUN.sub(lambda m: mask_card(m.group()), masked) if _GLUED_RUN.search(masked) else masked
-
-
-def _mask_repeatedly(text: str) -> str:
-    """Overlapping findings keep only the longer one, whose mask may leave the other's
-    digits readable (`4111111111111111 123-45-6789`: the card window ends inside the
-    SSN and shows its last four, `1 123`, before the SSN's rest). So the masked line
-    is masked again until nothing changes; a line without PII still costs one pass."""
-    masked, final = _mask_once(text)
-    for _ in range(3):
-        if final:
-            break
-        masked, final = _mask_once(masked)
-    return masked
 
 
 def _may_hold_card_or_ssn(text: str) -> bool:
@@ -138,16 +126,20 @@ def _may_hold_card_or_ssn(text: str) -> bool:
     return False
 
 
-def _mask_once(text: str) -> tuple[str, bool]:
-    """One pass; each kind is looked for only when a cheap precheck (an `@`, a long
-    enough digit span, an IBAN's first four characters) allows it, so a line with none
-    of them comes back as the same object. Final when no finding was dropped for
-    overlapping another, so no digits of one can be left beside the other's mask."""
+def _mask_once(text: str) -> str:
+    """Each kind is looked for only when a cheap precheck (an `@`, a long enough digit
+    span, an IBAN's first four characters) allows it, so a line with none of them comes
+    back as the same object.
+
+    Overlapping findings keep only the longer one, whose mask may leave the other's
+    digits readable (`4111111111111111 123-45-6789`: the card window ends inside the
+    SSN, and a card mask shows its last four). So every digit of a finding that lost
+    is hidden first; the winner's mask then shows at most what is left of its own."""
     has_at = "@" in text
     has_numbers = _may_hold_card_or_ssn(text)
     has_iban = _IBAN_HEAD.search(text) is not None
     if not (has_at or has_numbers or has_iban):
-        return text, True
+        return text
     candidates: list[Finding] = []
     if has_numbers:
         candidates.extend(find_cards(text, luhn=False))
@@ -157,6 +149,13 @@ def _mask_once(text: str) -> tuple[str, bool]:
     if has_at:
         candidates.extend(find_emails(text))
     if not candidates:
-        return text, True
-    kept = resolve_overlaps(candidates)
-    return apply_masks(text, kept), len(kept) == len(candidates)
+        return text
+    kept = resolve_overlaps(list(candidates))
+    if len(kept) < len(candidates):
+        chars = list(text)
+        for finding in set(candidates) - set(kept):
+            for index in range(finding.start, finding.end):
+                if chars[index].isdigit():
+                    chars[index] = "*"
+        text = "".join(chars)  # same length: the kept findings' offsets still hold
+    return apply_masks(text, kept)
