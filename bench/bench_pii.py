@@ -259,7 +259,7 @@ def main() -> None:
 
     records = load(args.eval_set)
     labelled = Counter(kind for record in records for kind, _, _ in record["labels"])
-    print(f"{len(records)} records from {args.eval_set.relative_to(ROOT)}, labelled spans: {dict(sorted(labelled.items()))}")
+    print(f"{len(records)} records from {args.eval_set}, labelled spans: {dict(sorted(labelled.items()))}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     ours_run = run_ours(records, args.rounds)
