@@ -1,12 +1,17 @@
 """Payment card numbers: Luhn, brand detection, validation and masking.
 
-Pure Python, no Django: the API, the PII detector and the log filter all use it.
+Pure Python, no Django. Luhn and the mask live in the base (`shieldx.masking.cards`),
+which the log filter uses too; brands and validation are camouflage's.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from shieldx.masking.cards import MAX_CARD_DIGITS, MIN_CARD_DIGITS, luhn_valid, mask_card
+
+__all__ = ("MAX_CARD_DIGITS", "MIN_CARD_DIGITS", "CardInfo", "detect_brand", "luhn_valid", "mask_card", "validate")
 
 VISA = "visa"
 MASTERCARD = "mastercard"
@@ -22,26 +27,7 @@ BRAND_LENGTHS: dict[str, frozenset[int]] = {
     DISCOVER: frozenset({16, 17, 18, 19}),
 }
 
-MIN_CARD_DIGITS = 13
-MAX_CARD_DIGITS = 19
-
-SEPARATORS = " -"
-
-# Luhn: the value a digit contributes when it sits in a doubled position.
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 _ASCII_DIGITS = frozenset("0123456789")
-
-
-def luhn_valid(digits: str) -> bool:
-    """True when `digits` (ASCII digits only, no separators) passes the Luhn check."""
-    if not digits or not _ASCII_DIGITS.issuperset(digits):
-        return False
-    total = 0
-    # Walk from the right: odd positions (1st, 3rd, ...) as is, even ones doubled.
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        total += _DOUBLED[digit] if index & 1 else digit
-    return total % 10 == 0
 
 
 def detect_brand(digits: str) -> str:
@@ -63,27 +49,6 @@ def _prefix_int(digits: str, width: int) -> int:
     if len(prefix) < width or not _ASCII_DIGITS.issuperset(prefix):
         return -1
     return int(prefix)
-
-
-def mask_card(text: str) -> str:
-    """Every digit but the last four becomes `*`; separators and other characters stay.
-
-    `4532-1234-5678-9010` -> `****-****-****-9010` (the contract's example). PCI DSS
-    allows showing the last four; we do not keep the BIN, so a mask reveals no brand.
-    """
-    digit_count = sum(1 for char in text if char in _ASCII_DIGITS)
-    to_hide = digit_count - 4
-    if to_hide <= 0:
-        # Four digits or fewer: showing them would show the whole number.
-        return "".join("*" if char in _ASCII_DIGITS else char for char in text)
-    out = []
-    for char in text:
-        if to_hide and char in _ASCII_DIGITS:
-            out.append("*")
-            to_hide -= 1
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

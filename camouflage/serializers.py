@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from camouflage.cards import MAX_CARD_DIGITS, MIN_CARD_DIGITS, card_digits
 from camouflage.models import TokenType
-from camouflage.pii import FINDING_TYPES
+from shieldx.masking import FINDING_TYPES
 from shieldx.models import TENANT_ID_PATTERN
 from shieldx.serializers import StrictCharField, StrictSerializer
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.db import transaction
 
-from camouflage import cards, keyring, metrics, pii
+from camouflage import cards, keyring, metrics
 from camouflage.envelope import DecryptionFailed as SealBroken
 from camouflage.envelope import Envelope, RetiredKeyVersion
 from camouflage.exceptions import DecryptionFailed, FieldNameHoldsPII
 from camouflage.fingerprint import canonical_value, new_token
 from camouflage.models import Token, TokenType
-from camouflage.pii import mask_for_logs
+from shieldx import masking
+from shieldx.masking import mask_for_logs
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def fingerprint_input(kind: str, canonical: str) -> str:
 
 
 def mask_text(*, text: str) -> dict[str, Any]:
-    masked, findings = pii.mask_text(text)
+    masked, findings = masking.mask_text(text)
     return {"masked": masked, "findings": [{"type": f.type, "start": f.start, "end": f.end} for f in findings]}
 
 
@@ -52,7 +53,7 @@ def mask_fields(*, fields: Mapping[str, str]) -> dict[str, Any]:
     # Names come back as keys of the answer, so they must not carry what the values may not.
     if any(mask_for_logs(name) != name for name in fields):
         raise FieldNameHoldsPII()
-    masked, found = pii.mask_fields(fields)
+    masked, found = masking.mask_fields(fields)
     return {"fields": masked, "findings": found}
 
 

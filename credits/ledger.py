@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 
-from camouflage.pii import mask_for_logs as mask_text
 from credits import chain
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, FigureOutOfRange
 from credits.models import Account, LedgerEntry
 from credits.representations import rfc3339
+from shieldx.masking import mask_for_logs as mask_text
+from shieldx.masking import mask_mapping  # keys like values; a key is the word before its value
 
 # Stored figures are PostgreSQL bigints: a change that would leave that range is refused.
 MAX_FIGURE = 2**63 - 1
@@ -58,11 +59,6 @@ _PORTABLE_WRITE = (
     f"INSERT INTO credits_ledgerentry {_LEDGER_COLUMNS} VALUES ({_LEDGER_VALUES})",  # noqa: S608
     f"INSERT INTO credits_auditentry {_AUDIT_COLUMNS} VALUES ({_AUDIT_VALUES})",  # noqa: S608
 )
-
-
-def mask_mapping(mapping: dict[str, str]) -> dict[str, str]:
-    """Keys are client text too: a card number used as a metadata key is masked like a value."""
-    return {mask_text(name): mask_text(value) for name, value in mapping.items()}
 
 
 def new_id(prefix: str) -> str:

@@ -3,8 +3,8 @@
 ``MaskPIIFilter`` sits on every handler of settings.LOGGING, which every process uses:
 Django and Celery workers through Django's set-up, gunicorn's master (which never sets
 Django up) through ``logconfig_dict = settings_logging()`` in gunicorn.conf.py. It masks
-the rendered message, the exception text and every extra field with camouflage's log
-detector: where data may be a card number, it is masked.
+the rendered message, the exception text and every extra field with the base's log
+mask (``shieldx.masking``): where data may be a card number, it is masked.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from camouflage.pii import mask_for_logs
+from shieldx.masking import mask_for_logs, mask_value
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -57,14 +57,8 @@ else:
 
 
 def scrub(value: Any) -> Any:
-    """Mask PII in strings, recursively through dicts and lists (error bodies, log extras)."""
-    if isinstance(value, str):
-        return mask_for_logs(value)
-    if isinstance(value, dict):
-        return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
-    return value
+    """Mask PII in strings, recursively through dicts and lists, keys included (error bodies, log extras)."""
+    return mask_value(value)
 
 
 class RequestIdFilter(logging.Filter):

@@ -12,9 +12,9 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 
-from camouflage.pii import mask_for_logs
 from shieldx.errors import json_error
 from shieldx.logs import set_request_id
+from shieldx.masking import mask_for_logs
 
 # Echo a caller's id only when it is short and harmless in a header and a log line.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

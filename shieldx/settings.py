@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from shieldx import testrun
 from shieldx.env import envbool, envint, envlist, envsecret, envstr
+from shieldx.masking.phones import parse_phone_regions
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("SHIELDX_VAR_DIR", str(BASE_DIR / "var")))
@@ -239,6 +240,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = SHIELDX_MAX_UPLOAD_BYTES
 # development keyring derived from SECRET_KEY serves, and the check says so.
 SHIELDX_KEYRING = envsecret("SHIELDX_KEYRING")
 SHIELDX_KEYRING_MIN_VERSION = envint("SHIELDX_KEYRING_MIN_VERSION", 0, minimum=0)
+
+# --- PII masking ----------------------------------------------------------------------
+# Regions whose phone numbers are recognised without `+` (CONTRACT §5a); applied to the
+# masker by ShieldxConfig.ready.
+try:
+    SHIELDX_PHONE_REGIONS = parse_phone_regions(os.environ.get("SHIELDX_PHONE_REGIONS"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SHIELDX_PHONE_REGIONS: {exc}") from None
 
 # --- security ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

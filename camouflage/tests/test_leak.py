@@ -9,10 +9,12 @@ detokenize. Credits stores free text masked, so its answers are checked like any
 
 from __future__ import annotations
 
+import json
 import re
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 import pytest
+from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -27,12 +29,17 @@ CARDS = [
     "2221 0000 0000 0009",  # Mastercard 2-series
     "3782 822463 10005",  # Amex
     "4532-1234-5678-9010",  # the seed's card, fails Luhn: the log filter masks it all the same
+    "4111.1111.1111.1111",  # CONTRACT §5a: dots between groups
 ]
-LUHN_CARDS = CARDS[:-1]
-SSNS = ["123-45-6789", "078-05-1120", "219-09-9999"]
+LUHN_CARDS = [card for card in CARDS if card != "4532-1234-5678-9010"]
+SSNS = ["123-45-6789", "078-05-1120", "219-09-9999", "219 09 9998"]
+# CONTRACT §5a forms that are PII only after their word: sent only with it.
+MAESTRO = "630427373398"
+BARE_SSN = "219099997"
+WORDED = f"card {MAESTRO} and cc {MAESTRO[:4]} {MAESTRO[4:8]} {MAESTRO[8:]}, ssn {BARE_SSN}"
 EMAILS = ["leaky.person@example.org", "Jane.Roe+cards@mail.example.com"]
 PII = CARDS + SSNS + EMAILS
-TEXT = f"card {CARDS[1]} ssn {SSNS[0]} mail {EMAILS[0]} amex {CARDS[4]} mc {CARDS[3]}"
+TEXT = f"card {CARDS[1]} ssn {SSNS[0]} mail {EMAILS[0]} amex {CARDS[4]} mc {CARDS[3]} dots {CARDS[6]} spaced {SSNS[3]} {WORDED}"
 # Free text masks only cards that pass Luhn (CONTRACT §5), so the seed's card goes where
 # only logs and error bodies could carry it; both mask every card-shaped run.
 LOG_TEXT = f"{TEXT} seed {CARDS[5]}"
@@ -44,13 +51,13 @@ def _digits_pattern(number: str) -> re.Pattern[str]:
     return re.compile(r"[ .+\-]*".join(digits))
 
 
-DIGIT_PATTERNS = {number: _digits_pattern(number) for number in CARDS + SSNS}
+DIGIT_PATTERNS = {number: _digits_pattern(number) for number in CARDS + SSNS + [MAESTRO, BARE_SSN]}
 EMAIL_PARTS = [part for email in EMAILS for part in (email.lower(), email.split("@")[0].lower())]
 
 
-def leaks(text: str, *, numbers=tuple(CARDS + SSNS)) -> list[str]:
+def leaks(text: str, *, numbers=tuple(CARDS + SSNS + [MAESTRO, BARE_SSN])) -> list[str]:
     found = []
-    for candidate in {text, unquote_plus(text)}:
+    for candidate in {text, unquote_plus(text), unquote_plus(unquote_plus(text))}:
         found += [number for number in numbers if DIGIT_PATTERNS[number].search(candidate)]
         lowered = candidate.lower()
         found += [part for part in EMAIL_PARTS if part in lowered]
@@ -91,7 +98,7 @@ KITCHEN_SINK = {
     "tenant_id": CARDS[0],
     "amount": CARDS[0],
     "description": LOG_TEXT,
-    "metadata": {"card": CARDS[1], "ssn": SSNS[0], "email": EMAILS[0]},
+    "metadata": {"card": CARDS[1], "ssn": SSNS[0], "email": EMAILS[0], CARDS[6]: SSNS[3], "pan": MAESTRO, "ssn_bare": BARE_SSN},
     "external_ref": CARDS[2],
     "idempotency_key": SSNS[1],
     "transaction_id": CARDS[3],
@@ -139,7 +146,10 @@ def _every_route_with_pii(recorder: Recorder, authed: APIClient) -> int:
     for route in routes():
         for path in concrete_paths(route):
             for client in (authed, anonymous, bad_key):
-                recorder.send(client, "get", path, None, QUERY_STRING=f"q={CARDS[1]}&ssn={SSNS[0]}&email={EMAILS[0]}&at={CARDS[0]}")
+                recorder.send(
+                    client, "get", path, None,
+                    QUERY_STRING=f"q={CARDS[1]}&ssn={SSNS[0]}&email={EMAILS[0]}&at={CARDS[0]}&card={quote(quote(CARDS[1]))}&pan={MAESTRO}",
+                )
                 recorder.send(client, "post", f"{path}?card={CARDS[3].replace(' ', '%20')}", KITCHEN_SINK, HTTP_X_REQUEST_ID=CARDS[0])
                 sent += 2
             recorder.send(authed, "put", path, {"card": CARDS[0]})
@@ -167,7 +177,7 @@ def _valid_requests_with_pii(recorder: Recorder, authed: APIClient) -> None:
     send(authed, "post", "/camouflage/decrypt", {"items": [{"ciphertext": batch[0]["ciphertext"], "context": SSNS[0]}] * 2})
     send(authed, "post", "/camouflage/rewrap", {"items": [{"ciphertext": item["ciphertext"]} for item in batch] + [{"ciphertext": CARDS[0]}]})
     tokens = []
-    for number in LUHN_CARDS:
+    for number in [card for card in LUHN_CARDS if "." not in card]:  # tokenize takes spaces and dashes only
         tokens.append(send(authed, "post", "/camouflage/tokenize", {"value": number, "type": "card"}).json()["token"])
     tokens.append(send(authed, "post", "/camouflage/tokenize", {"value": SSNS[0], "type": "ssn"}).json()["token"])
     send(authed, "post", "/camouflage/tokenize", {"items": [{"value": value} for value in PII]})
@@ -176,6 +186,9 @@ def _valid_requests_with_pii(recorder: Recorder, authed: APIClient) -> None:
         send(authed, "post", "/camouflage/detokenize", {"token": token}, check=False)  # returns it by design
     # Credits: valid writes carrying PII in free text; it is stored and answered masked.
     send(authed, "post", "/credits/consume", {"tenant_id": "org-123", "amount": 1, "description": LOG_TEXT, "metadata": {"email": EMAILS[0]}})
+    metadata = {CARDS[1]: EMAILS[0], CARDS[6]: "dots", f"ssn {SSNS[3]}": "key", "pan": MAESTRO, "ssn": BARE_SSN, "note": WORDED}
+    send(authed, "post", "/credits/consume", {"tenant_id": "org-123", "amount": 1, "description": WORDED, "metadata": metadata})
+    send(authed, "post", "/credits/purchase", {"tenant_id": "org-123", "amount": 5, "description": WORDED, "metadata": metadata})
     send(authed, "post", "/credits/purchase", {"tenant_id": "org-123", "amount": 5, "external_ref": CARDS[1]})
     send(authed, "post", "/credits/reserve", {"tenant_id": "org-123", "amount": 2, "description": SSNS[0]})
     send(authed, "post", "/credits/consume", {"tenant_id": "org-123", "amount": 10**9, "description": LOG_TEXT})  # 402
@@ -213,10 +226,29 @@ def test_no_route_logs_or_answers_a_card_number_ssn_or_email(client_for, operato
     assert "unhandled error in" in log and "boom for" in log and "Not Found" in log  # the logs were captured
     leaked_lines = [line[:300] for line in log.splitlines() if leaks(line)]
     assert leaked_lines == []
+    assert stored_rows_with_pii() == []
+
+
+# Tables whose rows hold a value on purpose, only encrypted (and keyed hashes of it).
+VAULT_TABLES = {"camouflage_token"}
+
+
+def stored_rows_with_pii() -> list[tuple[str, list[str]]]:
+    """Every row of every table, as JSON, scanned like a log line."""
+    found = []
+    for model in apps.get_models():
+        if model._meta.db_table in VAULT_TABLES:
+            continue
+        for row in model.objects.all().values():
+            if leaked := leaks(json.dumps(row, default=str, ensure_ascii=False)):
+                found.append((model._meta.db_table, leaked))
+    return found
 
 
 def test_the_leak_check_itself_finds_pii_in_any_grouping():
-    assert leaks("x 4111-1111-1111-1111 y") == ["4111 1111 1111 1111", "4111111111111111"]
+    assert leaks("x 4111-1111-1111-1111 y") == ["4111 1111 1111 1111", "4111.1111.1111.1111", "4111111111111111"]
+    assert leaks("q=4111%25201111%25201111%25201111") != []  # twice encoded
+    assert leaks(f"card {MAESTRO[:6]} {MAESTRO[6:]}") == [MAESTRO]
     assert leaks("card=4111%201111%201111%201111") != []
     assert leaks("s 123 45 6789") == ["123-45-6789"]
     assert leaks("to LEAKY.person@example.org") == ["leaky.person", "leaky.person@example.org"]

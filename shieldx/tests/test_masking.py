@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from stdnum import iban as stdnum_iban
 from stdnum import luhn as stdnum_luhn
 
-from camouflage.pii import (
+from shieldx.masking import (
+    DEFAULT_PHONE_REGIONS,
     FINDING_TYPES,
     Finding,
-    _resolve_overlaps,
     find_pii,
     mask_fields,
     mask_for_logs,
+    mask_mapping,
     mask_text,
+    parse_phone_regions,
+    set_phone_regions,
 )
+from shieldx.masking.text import resolve_overlaps
 
 
 def spans(text: str) -> list[tuple[str, str]]:
@@ -199,8 +205,11 @@ def test_valid_and_published_ssns_are_masked(ssn):
     assert mask_text(f"ssn={ssn};")[0] == "ssn=***-**-****;"
 
 
-def test_nine_bare_digits_are_not_an_ssn_in_text():
-    assert spans("ssn 123456789") == []
+def test_nine_bare_digits_are_an_ssn_only_after_an_ssn_word():
+    assert spans("ssn 123456789") == [("us_ssn", "123456789")]
+    assert spans("Social Security number: 219099999") == [("us_ssn", "219099999")]
+    assert spans("order 123456789") == []
+    assert spans("ssn for order 000123456") == []  # SSA rules still apply
 
 
 @pytest.mark.parametrize("text", ["1-123-45-6789", "123-45-6789-1", "a123-45-6789", "123-45-67890"])
@@ -299,8 +308,6 @@ def test_phone_mask_keeps_the_last_two_digits_and_the_layout():
         "0012345678",  # `00` without grouping is an id
         "ref 0096-0852-5678",  # no country has code 96
         "+28 1234 5678",  # nor 28
-        "415-555.2671",  # mixed separators
-        "123-456-7890",  # NANP area codes do not start with 1
     ],
 )
 def test_phone_look_alikes_are_not_phones(text):
@@ -485,9 +492,9 @@ def test_overlap_resolution_prefers_longer_then_priority():
     nested = [Finding("ip_address", 7, 15), Finding("ip_address", 0, 15)]
     chain = [Finding("phone", 0, 10), Finding("iban", 5, 30), Finding("email", 25, 40)]
 
-    assert _resolve_overlaps(same_span) == [Finding("credit_card", 0, 16)]
-    assert _resolve_overlaps(nested) == [Finding("ip_address", 0, 15)]
-    assert _resolve_overlaps(chain) == [Finding("iban", 5, 30)]
+    assert resolve_overlaps(same_span) == [Finding("credit_card", 0, 16)]
+    assert resolve_overlaps(nested) == [Finding("ip_address", 0, 15)]
+    assert resolve_overlaps(chain) == [Finding("iban", 5, 30)]
 
 
 @given(st.text(alphabet="0123456789 -.:@+abAB()=/%", max_size=80))
@@ -595,11 +602,212 @@ def test_one_mebibyte_of_adversarial_input_completes(text):
 @pytest.mark.parametrize(
     ("line", "masked"),
     [
-        # The card window ends inside the SSN; masking once left the SSN readable.
-        ("refused 4111111111111111 123-45-6789 x", "refused ***************1 ***-**-**** x"),
-        ("4111111111111111-123-45-6789", "***************1-***-**-****"),
+        # The card window ends inside the SSN: the SSN's digits are hidden before the
+        # card's mask shows its last four, so those are the card's own.
+        ("refused 4111111111111111 123-45-6789 x", "refused ************1111 ***-**-**** x"),
+        ("4111111111111111-123-45-6789", "************1111-***-**-****"),
+        ("q=2520123-45-6789", "q=*******-**-****"),  # 13 digits end with an SSN: nothing of it shows
         ("ref ORD-123-45-6789", "ref ORD-***-**-****"),
     ],
 )
 def test_log_filter_leaves_no_ssn_readable_next_to_a_card(line, masked):
     assert mask_for_logs(line) == masked
+
+
+# --- CONTRACT §5a: twelve-digit cards, dots, SSN forms --------------------------------------
+
+MAESTRO_12 = "630427373398"  # issue 13's example: passes Luhn
+
+
+@pytest.mark.parametrize("text", [f"card {MAESTRO_12}", f"cc: {MAESTRO_12}", f"Maestro {MAESTRO_12}", f'"cardNumber": "{MAESTRO_12}"', f"my debit card is {MAESTRO_12}"])
+def test_twelve_luhn_digits_after_a_card_word_are_a_card(text):
+    assert spans(text) == [("credit_card", MAESTRO_12)]
+    assert mask_text(text)[0].endswith("********3398" + text[text.index(MAESTRO_12) + 12 :])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"order {MAESTRO_12}",  # no card word
+        f"card on file; the order id for this shipment is {MAESTRO_12}",  # the word is more than 32 characters before
+        "card 630427373399",  # fails Luhn
+        f"Japan {MAESTRO_12}",  # `pan` inside a word
+    ],
+)
+def test_twelve_digits_without_a_card_word_close_before_or_failing_luhn_are_not_a_card(text):
+    assert [t for t, _ in spans(text) if t == "credit_card"] == []
+
+
+def test_twelve_digits_after_a_card_word_are_masked_in_logs_and_fields_without_luhn():
+    assert mask_for_logs("card 630427373399 declined") == "card ********3399 declined"
+    assert mask_for_logs("order 630427373399") == "order 630427373399"
+    assert mask_fields({"pan": "630427373399", "id": "630427373399"})[0] == {"pan": "********3399", "id": "630427373399"}
+
+
+@pytest.mark.parametrize("number", ["4111.1111.1111.1111", "3782.822463.10005", "4222.2222.2222.2"])
+def test_dotted_card_numbers_are_cards_everywhere(number):
+    assert spans(f"paid with {number}.") == [("credit_card", number)]
+    assert mask_for_logs(f"pan={number}").count("*") == sum(c.isdigit() for c in number) - 4
+    assert mask_fields({"card": number})[1] == {"card": ["credit_card"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "took 0.004063599999994949s",  # issue 16: a duration, not a card
+        "ratio=1.4111111111111111",
+        "x=4111111111111111.25",
+        "1.2.3.4111111111111111",
+        "from 192.168.100.200",
+    ],
+)
+def test_digit_runs_inside_decimal_numbers_are_not_cards_anywhere(text):
+    assert [t for t, _ in spans(text) if t == "credit_card"] == []
+    assert mask_for_logs(text) == text
+
+
+@pytest.mark.parametrize("text", ["ssn 123 45 6789", "SSN: 219 09 9999", "id 123 45 6789."])
+def test_ssn_with_spaces_is_an_ssn(text):
+    assert [t for t, _ in spans(text)] == ["us_ssn"]
+    assert "***" in mask_text(text)[0] and "6789" not in mask_text(text)[0]
+
+
+@pytest.mark.parametrize("text", ["+33 1 123 45 6789", "0 123 45 6789", "123 45 6789 1", "123 45-6789"])
+def test_spaced_ssn_shape_inside_a_longer_number_is_not_an_ssn(text):
+    assert [t for t, _ in spans(text) if t == "us_ssn"] == []
+
+
+def test_nine_digits_after_an_ssn_word_are_masked_in_logs_and_fields():
+    assert mask_for_logs("ssn=000123456 ok") == "ssn=********* ok"  # logs: no SSA checks
+    assert mask_for_logs("bytes=123456789") == "bytes=123456789"
+    assert mask_fields({"ssn": "123456789", "zip": "123456789"})[0] == {"ssn": "*********", "zip": "123456789"}
+
+
+# --- Log filter: spaces, repeated percent-encoding ---------------------------------------------
+
+
+def test_log_filter_masks_ssn_written_with_spaces():
+    assert mask_for_logs("applicant 123 45 6789 rejected") == "applicant *** ** **** rejected"
+
+
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_log_filter_masks_a_card_percent_encoded_up_to_three_times(rounds):
+    value = "4111 1111 1111 1111"
+    for _ in range(rounds):
+        value = quote(value)
+    masked = mask_for_logs(f"GET /pay?pan={value}&ok=1 HTTP/1.1")
+
+    assert masked == "GET /pay?pan=**** **** **** 1111&ok=1 HTTP/1.1"
+
+
+def test_log_filter_masks_a_double_encoded_email_and_ssn():
+    masked = mask_for_logs("q=" + quote(quote("bob@example.com 123-45-6789")))
+
+    assert masked == "q=bo***@example.com ***-**-****"
+
+
+# --- mask_mapping: keys like values ---------------------------------------------------------------
+
+
+def test_mask_mapping_masks_keys_and_values_recursively():
+    masked = mask_mapping(
+        {
+            "4111 1111 1111 1111": "card as a key",
+            "nested": {"bob@example.com": ["123-45-6789", {"4111.1111.1111.1111": 1}]},
+            "amount": 5,
+            "ok": True,
+        }
+    )
+
+    assert masked == {
+        "**** **** **** 1111": "card as a key",
+        "nested": {"bo***@example.com": ["***-**-****", {"****.****.****.1111": 1}]},
+        "amount": 5,
+        "ok": True,
+    }
+
+
+def test_mask_mapping_reads_the_key_as_the_word_before_its_value():
+    masked = mask_mapping({"ssn": "123456789", "pan": MAESTRO_12, "card": 4111111111111111, "count": 123456789})
+
+    assert masked == {"ssn": "*********", "pan": "********3398", "card": "************1111", "count": 123456789}
+
+
+def test_mask_mapping_keeps_every_entry_when_masked_keys_collide():
+    masked = mask_mapping({"4111111111111111": "a", "4000000000001111": "b"})
+
+    assert masked == {"************1111": "a", "************1111 #2": "b"}
+
+
+# --- Phones through libphonenumber --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "0490 75 40 81",  # issue 13: Australia, no `+`
+        "(08) 8747 6301",
+        "03.93.92.16.85",  # France, dots
+        "345-899-3560x4587",  # North American layout with an extension
+        "+1-903-140-4508x769",
+        "+44 (0)20 7946 0958",
+        "020 7946 0958",
+        "+49 30 901820",
+        "030 901820",
+        "06 12 34 56 78",
+        "+33 6 12 34 56 78",
+        "(11) 2345-6789",  # Brazil, no trunk prefix written
+        "+1 415 555 2671 ext. 12",
+        "(415) 555-2671 x 8",
+    ],
+)
+def test_issue_13_phone_formats_are_found(phone):
+    assert spans(f"call {phone} today") == [("phone", phone)]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("tel 345-899-3560x4587", "tel ***-***-**60x****"),
+        ("tel +1-903-140-4508 ext. 769", "tel +*-***-***-**08 ext. ***"),
+        ("tel 03.93.92.16.85", "tel **.**.**.**.85"),
+    ],
+)
+def test_phone_mask_keeps_the_numbers_last_two_digits_and_hides_the_extension(text, masked):
+    assert mask_text(text)[0] == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-27",  # a valid German number by its digits alone, but a date
+        "1234 5678",  # a valid Swedish number without its trunk 0
+        "on 27.11.2026",
+        "12/11/2026",
+        "price 1234567.89",
+        "10.0.0.1 5432",
+        "GET /users/12345678/orders/98765432",
+        "v2.0.1234567",
+        "+2 days",
+    ],
+)
+def test_phone_shapes_of_other_things_are_not_phones(text):
+    assert [t for t, _ in spans(text) if t == "phone"] == []
+
+
+def test_national_numbers_are_recognised_only_in_the_configured_regions():
+    french, international = "appel 03.93.92.16.85", "appel +33 3 93 92 16 85"
+    try:
+        set_phone_regions(["US", "GB"])
+        assert spans(french) == []
+        assert spans(international) == [("phone", "+33 3 93 92 16 85")]  # `+` works in any region
+    finally:
+        set_phone_regions(DEFAULT_PHONE_REGIONS)
+    assert spans(french) == [("phone", "03.93.92.16.85")]
+
+
+def test_phone_regions_setting_is_parsed_strictly():
+    assert parse_phone_regions(None) == DEFAULT_PHONE_REGIONS
+    assert parse_phone_regions(" us, gb ,US") == ("US", "GB")
+    with pytest.raises(ValueError, match="XX"):
+        parse_phone_regions("US,XX")

@@ -1,4 +1,4 @@
-"""Find and mask PII in free text, in form fields and in log records.
+"""Find and mask PII in free text and in form fields.
 
 Findings are `(type, start, end)` with offsets into the original string (Python
 `str` indices, i.e. code points). Types are the contract's: `credit_card`, `us_ssn`,
@@ -12,32 +12,31 @@ Masks (the first three are fixed by the contract):
 - email: the first two characters of the local part, `***`, then the domain
   (`user@email.com` -> `us***@email.com`); a local part of two characters or fewer
   keeps one character fewer than it has, so no mask shows a whole local part;
-- phone: every digit but the last two becomes `*`, `+`, brackets and separators stay
-  (`+1 (415) 555-2671` -> `+* (***) ***-**71`): the country and area codes locate a
-  person, two digits are enough for "is this my number?";
+- phone: every digit but the number's last two becomes `*` (an extension's all),
+  `+`, brackets and separators stay (`+1 (415) 555-2671` -> `+* (***) ***-**71`): the
+  country and area codes locate a person, two digits are enough for "is this my number?";
 - IBAN: country code, check digits and the last four characters stay
   (`DE89 3704 0044 0532 0130 00` -> `DE89 **** **** **** **30 00`), as banks show it;
 - IP: IPv4 keeps the last octet (`192.168.1.10` -> `***.***.***.10`); IPv6 keeps the
   last group (`2001:db8::8a2e:370:7334` -> `****:****::****:****:7334`). Each hidden
   part becomes a fixed-width run of `*` so the mask does not tell its length.
 
-Detection rules worth knowing:
+Detection rules worth knowing (CONTRACT §5 and §5a):
 
-- cards: in free text, 13-19 digits, optionally grouped by single spaces or dashes,
-  that pass Luhn and are not part of a longer token (`ORD-20241127-000123`, `v1.2`,
-  `abc4111...`) and not preceded by `+` (that is a phone). Groups before the last must
-  have 3+ digits, so `2024 11 27 18 12 39 123` is not a card. Thirteen bare digits
-  starting with 1 are epoch milliseconds, not a card. Overlapping Luhn-valid windows
-  of one run are one finding, so the mask hides them all;
-- SSN: `ddd-dd-dddd` only, with area 000/666/900-999, group 00 and serial 0000
-  refused. The published "famous" numbers (123-45-6789, 078-05-1120) are masked all
-  the same: they are real-looking data in a log. Nine bare digits are not an SSN in
-  free text (too many ids, amounts and phone fragments look like that);
-- phone: `+` (or `00`) international numbers of 8-15 digits with a real country
-  code, North American formats with separators (`(415) 555-2671`, `415-555-2671`,
-  `1-800-555-0199`) and national numbers with a trunk `0` and separators
-  (`020 7946 0958`). Ten bare digits only right after a phone key
-  (`phone=4155552671`); dates, times, versions and dashed ids never qualify;
+- cards: 13-19 digits, or 12 with a card word (`card`, `cc`, `pan`, `maestro`, ...)
+  within 32 characters before them, optionally grouped by single spaces, dashes or
+  dots, that pass Luhn and are not part of a longer token (`ORD-20241127-000123`,
+  `v1.2`, `abc4111...`) and not preceded by `+` (that is a phone). Groups before the
+  last must have 3+ digits, so `2024 11 27 18 12 39 123` is not a card; dotted groups
+  4-6 digits, so decimals (`0.004063599999994949`) and addresses are not. Thirteen
+  bare digits starting with 1 are epoch milliseconds, not a card. Overlapping
+  Luhn-valid windows of one run are one finding, so the mask hides them all;
+- SSN: `ddd-dd-dddd` or `ddd dd dddd`, or nine bare digits after an SSN word (`ssn`,
+  `social security`), with area 000/666/900-999, group 00 and serial 0000 refused.
+  The published "famous" numbers (123-45-6789, 078-05-1120) are masked all the same:
+  they are real-looking data in a log. Nine bare digits elsewhere are not an SSN (too
+  many ids, amounts and phone fragments look like that);
+- phone: what libphonenumber finds valid, see `phones`;
 - IBAN: upper-case, compact or in groups of four, checked by python-stdnum (mod 97
   and the country's format);
 - IP: dotted quads with valid octets and IPv6 as `ipaddress` parses them. A dotted
@@ -56,13 +55,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from itertools import pairwise
 from typing import NamedTuple
-from urllib.parse import unquote_plus
 
 from stdnum import iban as stdnum_iban
 from stdnum import numdb
 from stdnum.util import get_cc_module
 
-from .cards import MAX_CARD_DIGITS, MIN_CARD_DIGITS, luhn_valid, mask_card
+from .cards import CARD_WORD, MAX_CARD_DIGITS, MIN_CARD_DIGITS, MIN_SHORT_CARD_DIGITS, card_word_before, luhn_valid, mask_card
+from .phones import find_phones, mask_phone
 
 CREDIT_CARD = "credit_card"
 US_SSN = "us_ssn"
@@ -86,14 +85,17 @@ class Finding(NamedTuple):
 # detector three times slower); whether a match is glued to a neighbouring word is
 # checked in Python on the few candidates.
 
-# Spans of digits with space/dash separators long enough to hold a card (13+
+# Spans of digits with space/dash/dot separators long enough to hold a card (12+
 # digits); the exact runs are then split out of each span.
-_CARD_SPAN = re.compile(r"[0-9][0-9 -]{11,}+")
-# A maximal run of digit groups joined by single spaces or dashes.
-_DIGIT_RUN = re.compile(r"[0-9]++(?:[ -][0-9]++)*+")
+_CARD_SPAN = re.compile(r"[0-9][0-9 .-]{10,}+")
+# A maximal run of digit groups joined by single spaces, dashes or dots.
+_DIGIT_RUN = re.compile(r"[0-9]++(?:[ .-][0-9]++)*+")
 _DIGITS = re.compile(r"[0-9]+")
 
-_SSN = re.compile(r"([0-9]{3})-([0-9]{2})-([0-9]{4})")
+_SSN = re.compile(r"([0-9]{3})([- ])([0-9]{2})\2([0-9]{4})")
+_SSN_BARE = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+SSN_WORD = re.compile(r"(?<![A-Za-z])(?i:ssns?|social[ _-]?security)(?![a-z])")
+SSN_WORD_REACH = 32
 
 # The local part excludes `=`, `:`, quotes and `/` so a `key=` or `key:` before an
 # address is never part of it; the look-behind keeps matches from starting mid-word.
@@ -103,31 +105,6 @@ _EMAIL = re.compile(
     r"(?P<local>[\w%+-]++(?:\.[\w%+-]++)*+)"
     r"@(?P<domain>[\w-]++(?:\.[\w-]++)++)"
 )
-
-# International: `+` or `00`, then digit groups, brackets allowed around a group
-# (`+1 (415) 555-2671`, `+44 (0)20 7946 0958`); a compact E.164 number
-# (`+14155552671`) ends at its last digit.
-_PHONE_INTERNATIONAL = re.compile(
-    r"(?:\+|(?<![0-9])00(?=[1-9]))"
-    r"(?:[0-9]{8,15}+|[0-9]{1,7}+(?:(?:[ .-]\(?|\(|\)[ .-]?)[0-9]++)*+\)?)"
-    r"(?!\w)(?![.-]?[0-9])"
-)
-# National numbers are looked for only inside spans of phone characters.
-_PHONE_SPAN = re.compile(r"[(0-9][0-9 ().-]{9,}+")
-_PHONE_NATIONAL = re.compile(
-    r"(?<![\w+.-])(?<![0-9] )(?:"
-    # North American: (415) 555-2671, 415-555-2671, 1-800-555-0199 (same separator).
-    r"(?:1[ .-]?)?(?:\([2-9][0-9]{2}\)[ -]?[2-9][0-9]{2}[ .-][0-9]{4}"
-    r"|[2-9][0-9]{2}(?P<sep>[ .-])[2-9][0-9]{2}(?P=sep)[0-9]{4})"
-    # With a trunk 0: 020 7946 0958, (0151) 234 5678, 07700 900123.
-    r"|(?P<trunk>(?:\(0[1-9][0-9]{1,3}\)|0[1-9][0-9]{1,3})[ -][0-9]{3,4}[ -]?[0-9]{3,4})"
-    r")(?!\w)(?![.-]?[0-9])"
-)
-
-# Ten bare digits are a phone number only right after a phone key (`phone=4155552671`,
-# `"mobile": "14155552671"`): elsewhere they are ids, amounts and epoch seconds.
-_PHONE_BARE = re.compile(r"1?[2-9][0-9]{2}[2-9][0-9]{6}")
-_PHONE_KEY_BEFORE = re.compile(r"(?i:phone|tel|mobile|cell|sms|fax)[\w-]{0,12}[\s\"':=]{1,4}$")
 
 # Country code and check digits; the rest is read by `_IBAN_BODY` from there. Only
 # these four characters are consumed, so a failed candidate does not swallow a
@@ -143,11 +120,6 @@ _IPV6 = re.compile(
     r"(?<![\w:.])[0-9A-Fa-f]{0,4}+:[0-9A-Fa-f]{0,4}+:[0-9A-Fa-f:.]*+"
     r"(?:%[0-9A-Za-z_.-]++)?(?![\w%])"
 )
-
-# Log filter precheck: spans of digits and separators long enough for an SSN; each
-# is then asked whether it holds 13 digits or an SSN shape.
-_LOG_NUMBERS = re.compile(r"[0-9][0-9 -]{10,}+")
-
 
 # --- Validators -----------------------------------------------------------------
 
@@ -229,7 +201,7 @@ def _glued_after(text: str, end: int) -> bool:
     return after in ".-" and end + 1 < len(text) and _is_word_char(text[end + 1])
 
 
-def _usable_groups(run: str, groups: list[tuple[int, int]], *, glued_before: bool, glued_after: bool) -> range:
+def _usable_groups(run: str, groups: list[tuple[int, int, int]], *, glued_before: bool, glued_after: bool) -> range:
     """Groups that may belong to a card. A group glued to a word is part of that
     token, and so is every group joined to it by dashes (`ORD-20241127-000123`);
     a space ends the token (`ORD-2024 4111 1111 1111 1111` still holds a card)."""
@@ -245,19 +217,51 @@ def _usable_groups(run: str, groups: list[tuple[int, int]], *, glued_before: boo
     return range(low, high + 1)
 
 
-def _luhn_windows(run: str, groups: list[tuple[int, int]], usable: range) -> Iterator[tuple[int, int]]:
-    """Every window of whole groups with 13-19 digits that passes Luhn."""
+# A group is (start, end, digits) inside its run; a dotted card (`4111.1111.1111.1111`)
+# is one group, so no window cuts through it.
+Group = tuple[int, int, int]
+
+
+def _pieces(run: str) -> Iterator[tuple[list[Group], bool, bool]]:
+    """The run's groups, split where a dot joins digits that are not laid out like a card
+    (a decimal `0.004063599999994949`, a version, an address): those are no card's part.
+    Each piece comes with whether it is glued to that non-card on its left or right."""
+    spans = [m.span() for m in _DIGITS.finditer(run)]
+    if "." not in run:
+        yield [(start, end, end - start) for start, end in spans], False, False
+        return
+    current: list[Group] = []
+    glued_left = False
+    i = 0
+    while i < len(spans):
+        j = i
+        while j + 1 < len(spans) and run[spans[j][1]] == ".":
+            j += 1
+        chain = spans[i : j + 1]
+        if j > i and not (all(4 <= end - start <= 6 for start, end in chain[:-1]) and chain[-1][1] - chain[-1][0] <= 6):
+            if current:
+                yield current, glued_left, True
+            current, glued_left = [], True
+        else:
+            current.append((chain[0][0], chain[-1][1], sum(end - start for start, end in chain)))
+        i = j + 1
+    if current:
+        yield current, glued_left, False
+
+
+def _luhn_windows(run: str, groups: list[Group], usable: range, min_digits: int) -> Iterator[tuple[int, int]]:
+    """Every window of whole groups with `min_digits`-19 digits that passes Luhn."""
     for i in usable:
         count = 0
         for j in range(i, usable.stop):
-            count += groups[j][1] - groups[j][0]
+            count += groups[j][2]
             if count > MAX_CARD_DIGITS:
                 break
             # Only a window's last group may be short (`4222 2222 2222 2`):
             # `2024 11 27 ...` or `qty 2 ...` does not start a card.
-            if j > i and groups[j - 1][1] - groups[j - 1][0] < 3:
+            if j > i and groups[j - 1][2] < 3:
                 break
-            if count < MIN_CARD_DIGITS:
+            if count < min_digits:
                 continue
             digits = _strip_separators(run[groups[i][0] : groups[j][1]])
             if j == i and _is_epoch_millis(digits):
@@ -273,8 +277,8 @@ def _is_epoch_millis(digits: str) -> bool:
     return len(digits) == MIN_CARD_DIGITS and digits[0] == "1"
 
 
-def _shaped_windows(groups: list[tuple[int, int]], usable: range) -> Iterator[tuple[int, int]]:
-    """For each start group, the longest window of 13-19 digits (no Luhn).
+def _shaped_windows(groups: list[Group], usable: range, min_digits: int) -> Iterator[tuple[int, int]]:
+    """For each start group, the longest window of `min_digits`-19 digits (no Luhn).
 
     Two pointers keep this linear: a run of a million one-digit groups must not
     cost a million times nineteen steps on every log record.
@@ -284,13 +288,13 @@ def _shaped_windows(groups: list[tuple[int, int]], usable: range) -> Iterator[tu
     for i in usable:
         if end < i:
             end, count = i, 0
-        while end < usable.stop and count + groups[end][1] - groups[end][0] <= MAX_CARD_DIGITS:
-            count += groups[end][1] - groups[end][0]
+        while end < usable.stop and count + groups[end][2] <= MAX_CARD_DIGITS:
+            count += groups[end][2]
             end += 1
-        if count >= MIN_CARD_DIGITS:
+        if count >= min_digits:
             yield groups[i][0], groups[end - 1][1]
         if end > i:
-            count -= groups[i][1] - groups[i][0]
+            count -= groups[i][2]
 
 
 def _merged(spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
@@ -310,43 +314,60 @@ def _merged(spans: Iterator[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 
 
 def _strip_separators(text: str) -> str:
-    return text.replace(" ", "").replace("-", "")
+    return text.replace(" ", "").replace("-", "").replace(".", "")
 
 
-def _find_cards(text: str, *, luhn: bool) -> Iterator[Finding]:
+def find_cards(text: str, *, luhn: bool) -> Iterator[Finding]:
     """Cards in free text (`luhn=True`) or card-shaped runs for the log filter."""
     for span in _CARD_SPAN.finditer(text):
         for match in _DIGIT_RUN.finditer(text, span.start(), span.end()):
             run = match.group()
-            if len(run) < MIN_CARD_DIGITS:
+            if len(run) < MIN_SHORT_CARD_DIGITS:
                 continue
             start, end = match.span()
-            groups = [(0, len(run))] if run.isdigit() else [m.span() for m in _DIGITS.finditer(run)]
-            usable = _usable_groups(
-                run,
-                groups,
-                # Logs mask `+`-prefixed runs too: where data may be a card number, we mask.
-                glued_before=_glued_before(text, start, plus=luhn),
-                glued_after=_glued_after(text, end),
-            )
-            windows = _luhn_windows(run, groups, usable) if luhn else _shaped_windows(groups, usable)
-            for window_start, window_end in _merged(windows):
-                yield Finding(CREDIT_CARD, start + window_start, start + window_end)
+            min_digits = MIN_SHORT_CARD_DIGITS if card_word_before(text, start) else MIN_CARD_DIGITS
+            for groups, glued_left, glued_right in _pieces(run):
+                usable = _usable_groups(
+                    run,
+                    groups,
+                    # Logs mask `+`-prefixed runs too: where data may be a card number, we mask.
+                    glued_before=glued_left or (groups[0][0] == 0 and _glued_before(text, start, plus=luhn)),
+                    glued_after=glued_right or (groups[-1][1] == len(run) and _glued_after(text, end)),
+                )
+                windows = _luhn_windows(run, groups, usable, min_digits) if luhn else _shaped_windows(groups, usable, min_digits)
+                for window_start, window_end in _merged(windows):
+                    yield Finding(CREDIT_CARD, start + window_start, start + window_end)
 
 
-def _find_ssns(text: str, *, validate: bool) -> Iterator[Finding]:
+def find_ssns(text: str, *, validate: bool) -> Iterator[Finding]:
     """`validate=True` (free text): SSA rules, and not part of a longer token
-    (`1-123-45-6789`, `123-45-6789-1`). `validate=False` (logs): the shape anywhere,
-    glued to a card-shaped run (`4111111111111111-123-45-6789`) included."""
+    (`1-123-45-6789`, `123-45-6789-1`, `0 123 45 6789`). `validate=False` (logs): the
+    shape anywhere, glued to a card-shaped run (`4111111111111111-123-45-6789`) included."""
     for match in _SSN.finditer(text):
         start, end = match.span()
         if not validate:
             yield Finding(US_SSN, start, end)
-        elif not (_glued_before(text, start, plus=True) or _glued_after(text, end)) and ssn_valid(*match.groups()):
+        elif _free_standing(text, start, end, spaced=match.group(2) == " ") and ssn_valid(match[1], match[3], match[4]):
+            yield Finding(US_SSN, start, end)
+    if SSN_WORD.search(text) is None:
+        return
+    for match in _SSN_BARE.finditer(text):
+        start, end = match.span()
+        if not SSN_WORD.search(text, max(0, start - SSN_WORD_REACH), start):
+            continue
+        digits = match.group()
+        if not validate or (_free_standing(text, start, end, spaced=False) and ssn_valid(digits[:3], digits[3:5], digits[5:])):
             yield Finding(US_SSN, start, end)
 
 
-def _find_emails(text: str) -> Iterator[Finding]:
+def _free_standing(text: str, start: int, end: int, *, spaced: bool) -> bool:
+    if _glued_before(text, start, plus=True) or _glued_after(text, end):
+        return False
+    # `ddd dd dddd` inside longer space-grouped digits is a piece of another number.
+    return not (spaced and ((start >= 2 and text[start - 2].isdigit()) or (end + 1 < len(text) and text[end + 1].isdigit())))
+
+
+def find_emails(text: str) -> Iterator[Finding]:
     if "@" not in text:
         return
     for match in _EMAIL.finditer(text):
@@ -355,70 +376,11 @@ def _find_emails(text: str) -> Iterator[Finding]:
 
 
 def _find_phones(text: str) -> Iterator[Finding]:
-    if "+" in text or "00" in text:
-        for match in _PHONE_INTERNATIONAL.finditer(text):
-            if _international_phone_ok(text, match):
-                yield Finding(PHONE, match.start(), match.end())
-    for match in _PHONE_BARE.finditer(text):
-        start, end = match.span()
-        if not _glued_before(text, start, plus=True) and not _glued_after(text, end):
-            if _PHONE_KEY_BEFORE.search(text, max(0, start - 24), start):
-                yield Finding(PHONE, start, end)
-    for span in _PHONE_SPAN.finditer(text):
-        # Two characters past the span let the trailing look-aheads see what follows.
-        for match in _PHONE_NATIONAL.finditer(text, span.start(), span.end() + 2):
-            if match.group("trunk") is None or 10 <= _count_digits(match.group()) <= 11:
-                yield Finding(PHONE, match.start(), match.end())
+    for start, end in find_phones(text):
+        yield Finding(PHONE, start, end)
 
 
-# ITU-T E.164 country codes: all of zones 1 and 7, then the two- and three-digit ones.
-_COUNTRY_CODES = frozenset(
-    "1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
-    "60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98 "
-    "211 212 213 216 218 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 "
-    "235 236 237 238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 "
-    "255 256 257 258 260 261 262 263 264 265 266 267 268 269 290 291 297 298 299 "
-    "350 351 352 353 354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 379 "
-    "380 381 382 383 385 386 387 389 420 421 423 500 501 502 503 504 505 506 507 508 "
-    "509 590 591 592 593 594 595 596 597 598 599 670 672 673 674 675 676 677 678 679 "
-    "680 681 682 683 685 686 687 688 689 690 691 692 800 808 850 852 853 855 856 870 "
-    "878 880 881 882 883 886 888 960 961 962 963 964 965 966 967 968 970 971 972 973 "
-    "974 975 976 977 979 992 993 994 995 996 998".split()
-)
-
-
-def _country_code_ok(first_group: str) -> bool:
-    """A grouped number's first group is its country code (`+44 20 ...`,
-    `0044 20 ...`); a longer first group must at least start with one."""
-    if len(first_group) <= 3:
-        return first_group in _COUNTRY_CODES
-    return any(first_group[:size] in _COUNTRY_CODES for size in (1, 2, 3))
-
-
-def _international_phone_ok(text: str, match: re.Match[str]) -> bool:
-    start = match.start()
-    if start and (_is_word_char(text[start - 1]) or text[start - 1] in "+.-"):
-        return False
-    candidate = match.group()
-    if candidate.count("(") != candidate.count(")") or candidate.count("(") > 1:
-        return False
-    digits = _count_digits(candidate)
-    if candidate.startswith("00"):
-        # `00` must be followed by grouped digits: `0012345678` is an id.
-        if " " not in candidate and "-" not in candidate:
-            return False
-        digits -= 2
-    first_group = _DIGITS.match(candidate, 2 if candidate.startswith("00") else 1)
-    if first_group is None or not _country_code_ok(first_group.group()):
-        return False  # `ref 0096-0852-5678`: no country has code 96
-    return 8 <= digits <= 15
-
-
-def _count_digits(text: str) -> int:
-    return sum(char.isdigit() for char in text)
-
-
-def _find_ibans(text: str) -> Iterator[Finding]:
+def find_ibans(text: str) -> Iterator[Finding]:
     for match in _IBAN_HEAD.finditer(text):
         start = match.start()
         if start and text[start - 1].isalnum():
@@ -503,7 +465,7 @@ def _is_ipv6(candidate: str) -> bool:
 _PRIORITY = {CREDIT_CARD: 0, US_SSN: 1, IBAN: 2, EMAIL: 3, IP_ADDRESS: 4, PHONE: 5}
 
 
-def _resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
+def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     """Keep non-overlapping findings: longer first, then by type priority."""
     candidates.sort(key=lambda f: f.start)
     if all(a.end <= b.start for a, b in pairwise(candidates)):
@@ -532,18 +494,6 @@ def mask_email(text: str) -> str:
     local, _, domain = text.rpartition("@")
     keep = min(2, len(local) - 1)
     return f"{local[:keep]}***@{domain}"
-
-
-def mask_phone(text: str) -> str:
-    hide = _count_digits(text) - 2
-    out = []
-    for char in text:
-        if hide > 0 and char.isdigit():
-            out.append("*")
-            hide -= 1
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def mask_iban(text: str) -> str:
@@ -575,7 +525,7 @@ MASKERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def _apply_masks(text: str, findings: list[Finding]) -> str:
+def apply_masks(text: str, findings: list[Finding]) -> str:
     pieces = []
     position = 0
     for finding in findings:
@@ -592,38 +542,46 @@ def _apply_masks(text: str, findings: list[Finding]) -> str:
 def find_pii(text: str) -> list[Finding]:
     """All PII findings in free text, non-overlapping, ordered by start."""
     candidates: list[Finding] = [
-        *_find_cards(text, luhn=True),
-        *_find_ssns(text, validate=True),
-        *_find_emails(text),
+        *find_cards(text, luhn=True),
+        *find_ssns(text, validate=True),
+        *find_emails(text),
         *_find_phones(text),
-        *_find_ibans(text),
+        *find_ibans(text),
         *_find_ips(text),
     ]
-    return _resolve_overlaps(candidates)
+    return resolve_overlaps(candidates)
 
 
 def mask_text(text: str) -> tuple[str, list[Finding]]:
     """Mask the PII in free text; findings carry offsets into `text`."""
     findings = find_pii(text)
-    return _apply_masks(text, findings), findings
+    return apply_masks(text, findings), findings
 
 
-_CARD_SHAPE = re.compile(r"[0-9]++(?:[ -][0-9]++)*+")
-_SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_CARD_SHAPE = re.compile(r"[0-9]++(?:[ .-][0-9]++)*+")
+_SSN_SHAPE = re.compile(r"[0-9]{3}([- ])[0-9]{2}\1[0-9]{4}")
 
 
-def _mask_field(value: str) -> tuple[str, list[str]]:
+def _mask_field(name: str, value: str) -> tuple[str, list[str]]:
     # A field that holds only a card-shaped (or SSN-shaped) value is masked as such
     # without Luhn (or SSA) checks: a form field is not prose, so the shape is enough.
+    # The field's name is the word before it: `{"pan": "630427373398"}`, `{"ssn": "123456789"}`.
     stripped = value.strip()
-    if _CARD_SHAPE.fullmatch(stripped):
+    if _CARD_SHAPE.fullmatch(stripped) and _one_card_piece(stripped):
         digit_count = len(_strip_separators(stripped))
-        if MIN_CARD_DIGITS <= digit_count <= MAX_CARD_DIGITS:
+        shortest = MIN_SHORT_CARD_DIGITS if CARD_WORD.search(name) else MIN_CARD_DIGITS
+        if shortest <= digit_count <= MAX_CARD_DIGITS:
             return mask_card(value), [CREDIT_CARD]
-    if _SSN_SHAPE.fullmatch(stripped):
+    if _SSN_SHAPE.fullmatch(stripped) or (len(stripped) == 9 and stripped.isdigit() and SSN_WORD.search(name)):
         return mask_ssn(value), [US_SSN]
     masked, findings = mask_text(value)
     return masked, [finding.type for finding in findings]
+
+
+def _one_card_piece(run: str) -> bool:
+    """No dot in it joins digits laid out as something other than a card (`1234567890123.45`)."""
+    pieces = list(_pieces(run))
+    return len(pieces) == 1 and not pieces[0][1] and not pieces[0][2]
 
 
 def mask_fields(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -631,76 +589,5 @@ def mask_fields(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, li
     masked: dict[str, str] = {}
     found: dict[str, list[str]] = {}
     for name, value in fields.items():
-        masked[name], found[name] = _mask_field(value)
+        masked[name], found[name] = _mask_field(name, value)
     return masked, found
-
-
-def _may_hold_card_or_ssn(text: str) -> bool:
-    for match in _LOG_NUMBERS.finditer(text):
-        if _count_digits(match.group()) >= MIN_CARD_DIGITS or _SSN.search(text, *match.span()):
-            return True
-    return False
-
-
-# 13-19 digits glued to a word (`pan_4111111111111111`): free-text detection leaves such
-# runs alone to keep ids readable; a log line masks them too.
-_GLUED_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
-
-
-def mask_for_logs(text: str) -> str:
-    """The log mask (and the error-body and stored-free-text mask): `_mask_plain_for_logs`,
-    also through one layer of URL encoding, since Django logs every 4xx/5xx with the
-    request, whose repr holds the raw query (`?pan=4111+1111+...`)."""
-    masked = _mask_plain_for_logs(text)
-    if "%" in masked or "+" in masked:
-        decoded = unquote_plus(masked)
-        if decoded != masked:
-            decoded_masked = _mask_plain_for_logs(decoded)
-            if decoded_masked != decoded:
-                return decoded_masked
-    return masked
-
-
-def _mask_plain_for_logs(text: str) -> str:
-    masked = _mask_detector_for_logs(text)
-    return _GLUED_RUN.sub(lambda m: mask_card(m.group()), masked) if _GLUED_RUN.search(masked) else masked
-
-
-def _mask_detector_for_logs(text: str) -> str:
-    """Every card-shaped run and `ddd-dd-dddd` (no Luhn or SSA
-    checks: where data may be a card number, we mask), emails and IBANs.
-
-    Runs on every log record, so each kind is looked for only when a cheap precheck
-    (an `@`, a long enough digit span, an IBAN's first four characters) allows it;
-    a line with none of them comes back as the same object.
-
-    Overlapping findings keep only the longer one, whose mask may leave the other's
-    digits readable (`4111111111111111 123-45-6789`: the card window ends inside the
-    SSN and shows its last four, `1 123`, before the SSN's rest). So the masked line
-    is masked again until nothing changes; a line without PII still costs one pass.
-    """
-    masked = _mask_for_logs_once(text)
-    for _ in range(3):
-        if masked == text:
-            break
-        text, masked = masked, _mask_for_logs_once(masked)
-    return masked
-
-
-def _mask_for_logs_once(text: str) -> str:
-    has_at = "@" in text
-    has_numbers = _may_hold_card_or_ssn(text)
-    has_iban = _IBAN_HEAD.search(text) is not None
-    if not (has_at or has_numbers or has_iban):
-        return text
-    candidates: list[Finding] = []
-    if has_numbers:
-        candidates.extend(_find_cards(text, luhn=False))
-        candidates.extend(_find_ssns(text, validate=False))
-    if has_iban:
-        candidates.extend(_find_ibans(text))
-    if has_at:
-        candidates.extend(_find_emails(text))
-    if not candidates:
-        return text
-    return _apply_masks(text, _resolve_overlaps(candidates))
