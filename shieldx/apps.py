@@ -7,13 +7,17 @@ class ShieldxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-<<<<<<< HEAD
+        from django.conf import settings
+        from django.core.signals import setting_changed
         from django.db import transaction
         from django.db.models.signals import post_delete, post_save
 
-        from shieldx import openapi  # noqa: F401 - registers the Bearer scheme with drf-spectacular
+        from shieldx import masking, openapi  # noqa: F401 - openapi registers the Bearer scheme with drf-spectacular
         from shieldx.auth import keys_changed
         from shieldx.models import ApiKey, Tenant
+
+        masking.set_phone_regions(settings.SHIELDX_PHONE_REGIONS)
+        setting_changed.connect(_phone_regions_changed, dispatch_uid="shieldx.phone_regions")
 
         # Any saved or deleted key or tenant (admin, shell, services) may change who may
         # call: every process's verified-key cache is flushed once it commits.
@@ -23,14 +27,6 @@ class ShieldxConfig(AppConfig):
         for model in (ApiKey, Tenant):
             post_save.connect(flush, sender=model, weak=False, dispatch_uid=f"keys-changed-save-{model.__name__}")
             post_delete.connect(flush, sender=model, weak=False, dispatch_uid=f"keys-changed-delete-{model.__name__}")
-=======
-        from django.conf import settings
-        from django.core.signals import setting_changed
-
-        from shieldx import masking, openapi  # noqa: F401 - openapi registers the Bearer scheme with drf-spectacular
-
-        masking.set_phone_regions(settings.SHIELDX_PHONE_REGIONS)
-        setting_changed.connect(_phone_regions_changed, dispatch_uid="shieldx.phone_regions")
 
 
 def _phone_regions_changed(*, setting: str, value, **kwargs) -> None:
@@ -39,4 +35,3 @@ def _phone_regions_changed(*, setting: str, value, **kwargs) -> None:
         from shieldx.masking.phones import DEFAULT_PHONE_REGIONS
 
         masking.set_phone_regions(DEFAULT_PHONE_REGIONS if value is None else value)
->>>>>>> issue-13

@@ -11,7 +11,6 @@ from django_prometheus.db.backends.postgresql.base import DatabaseWrapper as Pro
 
 from shieldx.resilience import database as breaker
 
-
 # Django's health check costs a SELECT 1 round trip at the start of every request. A
 # connection that answered a query less than this long ago is taken as alive: if the
 # server went away meanwhile, that request fails with a retriable 503 and Django drops the
