@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 
 
@@ -15,7 +16,8 @@ def pipelined() -> Iterator[None]:
     that is, or with the pipeline's closing sync. A write request then costs fewer round
     trips; errors of such statements surface at that later point (at the latest when the
     block ends, before COMMIT), so the transaction still commits all or nothing. Elsewhere (SQLite) it does nothing."""
-    if connection.vendor != "postgresql" or not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+    options = connection.settings_dict.get("OPTIONS", {})
+    if connection.vendor != "postgresql" or not options.get("server_side_binding") or not settings.DATABASE_PIPELINE:
         yield
         return
     connection.ensure_connection()
