@@ -10,7 +10,14 @@ from rest_framework import serializers
 
 from shadow.samples import MAX_CATEGORY_LENGTH, valid_category
 from shieldx.models import TENANT_ID_PATTERN
-from shieldx.serializers import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer
+from shieldx.serializers import (
+    NulFreeJSONField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 
 MAX_SAMPLE_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
@@ -21,13 +28,13 @@ def tenant_field() -> StrictCharField:
     return StrictCharField(max_length=63, validators=[RegexValidator(TENANT_ID_PATTERN, "Not a valid tenant id.")])
 
 
-class JsonObjectField(serializers.JSONField):
+class JsonObjectField(NulFreeJSONField):
     default_error_messages = {"invalid": "Must be a JSON object."}
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             self.fail("invalid")
-        return data
+        return super().to_internal_value(data)
 
 
 class CategoriesField(serializers.ListField):
@@ -244,6 +251,7 @@ class RuleVersionResponse(serializers.Serializer):
 class CreatedVersionResponse(RuleVersionResponse):
     tenant_id = serializers.CharField()
     rule_id = serializers.CharField()
+    rule_key = serializers.CharField(help_text="First 16 hex digits of sha256(\"<tenant_id>/<rule_id>\"): the label of shadow_rule_f1_score.")
     active_version = serializers.IntegerField(allow_null=True)
 
 
@@ -261,6 +269,7 @@ class DeploymentResponse(serializers.Serializer):
 class RuleResponse(serializers.Serializer):
     tenant_id = serializers.CharField()
     rule_id = serializers.CharField()
+    rule_key = serializers.CharField(help_text="First 16 hex digits of sha256(\"<tenant_id>/<rule_id>\"): the label of shadow_rule_f1_score.")
     name = serializers.CharField()
     latest_version = serializers.IntegerField()
     active_version = serializers.IntegerField(allow_null=True)
