@@ -66,11 +66,19 @@ def test_a_batch_over_the_time_limit_fails_its_evaluation_with_the_reason(api, c
     assert "TimeLimitExceeded" in ev.error["message"]
 
 
+def _data_limit(pid: int) -> list[str]:
+    limits = open(f"/proc/{pid}/limits").read()
+    return next(line for line in limits.splitlines() if line.startswith("Max data size")).split()[3:5]
+
+
 def test_worker_children_run_under_the_memory_cap(slow_worker):
+    wanted = [str(MEMORY_LIMIT_MB * 1024 * 1024)] * 2
     for pid in _children(slow_worker):
-        limits = open(f"/proc/{pid}/limits").read()
-        line = next(line for line in limits.splitlines() if line.startswith("Max data size"))
-        assert line.split()[3:5] == [str(MEMORY_LIMIT_MB * 1024 * 1024)] * 2, line
+        # A child is listed as soon as it is forked; it sets its limit while it initialises.
+        deadline = time.monotonic() + 60
+        while _data_limit(pid) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _data_limit(pid) == wanted
 
 
 def test_the_settings_bound_every_task():
