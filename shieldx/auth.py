@@ -129,7 +129,9 @@ class HasScope(permissions.BasePermission):
             return False
         if request.method == "OPTIONS" or not hasattr(view, request.method.lower()):
             return True  # nothing to reach: DRF answers with metadata or 405
-        needed = getattr(view, "required_scopes", {}).get(request.method)
+        scopes = getattr(view, "required_scopes", {})
+        # HEAD is GET without the body (Django's View serves it with get): the same scope.
+        needed = scopes.get(request.method) or (scopes.get("GET") if request.method == "HEAD" else None)
         if needed is None:
             return False
         if not principal.has_scope(needed):

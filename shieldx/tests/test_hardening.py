@@ -38,6 +38,8 @@ def test_an_invented_method_is_405_and_never_a_metric_label(client_for):
 
 def test_standard_methods_still_reach_the_views(client_for):
     assert client_for.get(BALANCE).status_code == 200
+    head = client_for.head(BALANCE)
+    assert head.status_code == 200 and head.content == b""
     # A standard method the route does not serve is DRF's 405 with the route's Allow.
     assert client_for.delete(BALANCE).status_code == 405
 
