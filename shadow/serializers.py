@@ -22,6 +22,7 @@ from shieldx.serializers import (
 MAX_SAMPLE_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
 MAX_WAIT_SECONDS = 300
+MAX_VERSION = 2**31 - 1  # versions are PostgreSQL integers: beyond, a 400 and not a lookup that cannot match
 
 
 def tenant_field() -> StrictCharField:
@@ -99,7 +100,7 @@ class EvaluateSerializer(SelectionFields):
     tenant_id = tenant_field()
     rule_id = rule_id_field(required=False)
     rule_name = StrictCharField(max_length=200, required=False, allow_blank=True)
-    version = StrictIntegerField(min_value=1, required=False)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION, required=False)
     rule_type = StrictCharField(max_length=32, required=False)
     rule_config = JsonObjectField(required=False)
 
@@ -117,7 +118,7 @@ class EvaluateSerializer(SelectionFields):
 
 class RuleSpecSerializer(StrictSerializer):
     rule_id = rule_id_field(required=False)
-    version = StrictIntegerField(min_value=1, required=False)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION, required=False)
     name = StrictCharField(max_length=200, required=False, allow_blank=True)
     rule_type = StrictCharField(max_length=32, required=False)
     rule_config = JsonObjectField(required=False)
@@ -139,7 +140,7 @@ class CompareSerializer(SelectionFields):
 
 class DeploySerializer(StrictSerializer):
     tenant_id = tenant_field()
-    version = StrictIntegerField(min_value=1)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION)
     eval_id = StrictCharField(max_length=40)
     min_f1 = StrictFloatField(min_value=0.0, max_value=1.0, required=False, default=0.8)
     max_false_positive_rate = StrictFloatField(min_value=0.0, max_value=1.0, required=False, default=0.01)

@@ -60,3 +60,14 @@ def test_the_rule_answers_show_the_rule_key_of_the_metric(api, client_for):
     key = hashlib.sha256(b"org-123/4111111111111111").hexdigest()[:16]
     assert created["rule_key"] == key
     assert a.get(f"/shadow/rules/4111111111111111?tenant_id={T}")[1]["rule_key"] == key
+
+
+def test_a_version_outside_the_integer_range_is_400_naming_it(api, client_for):
+    a = api(client_for)
+    for path, body in (
+        ("/shadow/evaluate", {"tenant_id": T, "rule_id": "r1", "version": 2**63}),
+        ("/shadow/rules/r1/deploy", {"tenant_id": T, "version": 2**31, "eval_id": "eval_x"}),
+    ):
+        status, answer = a.post(path, body)
+        assert status == 400, answer
+        assert "version" in answer["error"]["details"]["fields"]
