@@ -28,6 +28,8 @@ def holds_key(text: str) -> bool:
     for _ in range(3):
         if _KEY.search(text):
             return True
+        if "%" not in text:  # the common case: nothing left to decode
+            return False
         decoded = unquote_plus(text)
         if decoded == text:
             return False

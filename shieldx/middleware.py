@@ -104,9 +104,9 @@ class KeysOnlyInHeaderMiddleware:
             return "query"
         if holds_key(request.path):
             return "path"
-        for name, value in request.META.items():
-            if name.startswith("HTTP_") and name != "HTTP_AUTHORIZATION" and isinstance(value, str) and holds_key(value):
-                return "header"
+        headers = "\n".join(v for k, v in request.META.items() if k.startswith("HTTP_") and k != "HTTP_AUTHORIZATION" and isinstance(v, str))
+        if holds_key(headers):
+            return "header"
         if not _UPLOAD_PATH.match(request.path) and request.META.get("CONTENT_LENGTH") not in (None, "", "0"):
             if body_holds_key(request.body):
                 return "body"
@@ -127,6 +127,9 @@ class RequestSanityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
             return json_error(400, "invalid_request", "The URL path must not contain NUL characters.", {"field": "path"})
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" not in query and "\x00" not in query:
+            return self.get_response(request)
         for name, values in request.GET.lists():
             if "\x00" in name or any("\x00" in value for value in values):
                 field = name.replace("\x00", "")
@@ -135,7 +138,7 @@ class RequestSanityMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         view_class = getattr(view_func, "cls", None)
-        if view_class is None or not issubclass(view_class, APIView):
+        if view_class is None or not issubclass(view_class, APIView) or not request.META.get("QUERY_STRING"):
             return None
         for name, values in request.GET.lists():
             if any(value == "" for value in values):
