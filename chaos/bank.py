@@ -295,6 +295,7 @@ class Nemesis(threading.Thread):
         self.interval = interval
         self.rng = random.Random(seed)
         self.injected: collections.Counter[str] = collections.Counter()
+        self.every_kind = threading.Event()
         self.errors: list[str] = []
 
     def run(self) -> None:
@@ -309,6 +310,8 @@ class Nemesis(threading.Thread):
                 self.injected[fault] += 1
             except Exception as exc:  # noqa: BLE001 - reported on the scoreboard
                 self.errors.append(f"{fault}: {exc}")
+            if all(self.injected[f] for f in FAULTS):
+                self.every_kind.set()
 
     def kill_worker(self) -> None:
         workers = self.web.workers()
@@ -501,6 +504,8 @@ def run(args: argparse.Namespace) -> int:
         for thread in (*clients, nemesis):
             thread.start()
         time.sleep(args.duration)
+        # A slow machine may not have seen every fault kind yet: the run goes on a little.
+        nemesis.every_kind.wait(timeout=30)
         stop.set()
         for thread in (*clients, nemesis):
             thread.join(timeout=30)
