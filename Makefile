@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint services venv migrate demo clean
+.PHONY: run test lint services venv migrate demo clean chaos
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ CREDITS_CONTRACT_TESTS := credits/tests/test_api.py credits/tests/test_idempoten
 test: venv services
 	$(PY) -m pytest
 	DATABASE_URL=sqlite:///var/test-twin.sqlite3 $(PY) -m pytest -q -m "not postgresql" $(CREDITS_CONTRACT_TESTS)
+
+# The Jepsen-style bank test (chaos/bank.py): its own PostgreSQL and Redis on private
+# ports, gunicorn, faults; at most 3 minutes; exits non-zero on any violation.
+chaos: venv
+	$(PY) -m chaos.bank $(CHAOS_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -13,10 +13,11 @@ from shieldx.logs import settings_logging  # noqa: E402
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
-# POST /shadow/evaluate may wait up to 300 s for a result (wait_seconds): roles serving
-# shadow must not kill such a worker as hung. Everything else answers in milliseconds.
+# POST /shadow/evaluate waits at most SHADOW_MAX_WAIT_SECONDS (60) for a result: roles
+# serving shadow must not kill such a worker as hung. Everything else answers in milliseconds.
 _serves_shadow = os.environ.get("SHIELDX_ROLE", "all") in ("all", "shadow")
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "330" if _serves_shadow else "30"))
+_max_wait = int(os.environ.get("SHADOW_MAX_WAIT_SECONDS") or 60)
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(_max_wait + 30) if _serves_shadow else "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
@@ -29,6 +30,12 @@ errorlog = "-"
 logconfig_dict = settings_logging()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
+
+
+def on_starting(server):
+    # Workers size their share of waiting slots (SHADOW_WAIT_SLOTS) by the pool they are
+    # in; the command line's --workers is only known here, after the config file ran.
+    os.environ["SHIELDX_WEB_WORKERS"] = str(server.cfg.workers)
 
 
 def child_exit(server, worker):

@@ -75,6 +75,15 @@ class CamouflageView(APIView):
     """Counts every call by outcome; subclasses only translate."""
 
     op: str
+    # Answers that carry plaintext, a token or a fresh ciphertext must not sit in a
+    # browser's or a proxy's cache (CONTRACT §1a); errors of those routes neither.
+    no_store = False
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.no_store:
+            response["Cache-Control"] = "no-store"
+        return response
 
     def answer(self, request: Request) -> Answer:
         raise NotImplementedError
@@ -122,7 +131,7 @@ class CardValidateView(CamouflageView):
     description=BATCH_NOTE + "AES-256-GCM under the tenant's key of the active keyring version.",
 )
 class EncryptView(CamouflageView):
-    op, required_scopes = "encrypt", {"POST": "camouflage:encrypt"}
+    op, required_scopes, no_store = "encrypt", {"POST": "camouflage:encrypt"}, True
 
     def answer(self, request):
         batch = _is_batch(request.data)
@@ -155,7 +164,7 @@ class OpenView(CamouflageView):
     "another context's, or one under an unknown or retired key version: 400 `decryption_failed`, always the same body.",
 )
 class DecryptView(OpenView):
-    op, required_scopes = "decrypt", {"POST": "camouflage:decrypt"}
+    op, required_scopes, no_store = "decrypt", {"POST": "camouflage:decrypt"}, True
 
     def open(self, *, tenant_id, items):
         return services.decrypt(tenant_id=tenant_id, items=items)
@@ -167,7 +176,7 @@ class DecryptView(OpenView):
     description=BATCH_NOTE + PER_ITEM_NOTE + " The plaintext is never returned: only a new ciphertext under the active version.",
 )
 class RewrapView(OpenView):
-    op, required_scopes = "rewrap", {"POST": "camouflage:encrypt"}
+    op, required_scopes, no_store = "rewrap", {"POST": "camouflage:encrypt"}, True
 
     def open(self, *, tenant_id, items):
         return services.rewrap(tenant_id=tenant_id, items=items)
@@ -180,7 +189,7 @@ class RewrapView(OpenView):
     "gets the same token; `type` defaults to `generic`.",
 )
 class TokenizeView(CamouflageView):
-    op, required_scopes = "tokenize", {"POST": "camouflage:tokenize"}
+    op, required_scopes, no_store = "tokenize", {"POST": "camouflage:tokenize"}, True
 
     def answer(self, request):
         batch = _is_batch(request.data)
@@ -193,7 +202,7 @@ class TokenizeView(CamouflageView):
 
 @extend_schema(request=s.DetokenizeSerializer, responses={200: s.DetokenizeResponse, **TENANT_ERRORS})
 class DetokenizeView(CamouflageView):
-    op, required_scopes = "detokenize", {"POST": "camouflage:detokenize"}
+    op, required_scopes, no_store = "detokenize", {"POST": "camouflage:detokenize"}, True
 
     def answer(self, request):
         body = _validated(s.DetokenizeSerializer, request.data)

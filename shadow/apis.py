@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shadow import representations, selectors, services
-from shadow.exceptions import InvalidSamples
+from shadow.exceptions import DatasetNotFound, EvaluationNotFound, InvalidSamples, RuleNotFound
 from shadow.models import FINAL_STATUSES, EvaluationStatus
 from shadow.parsers import JsonLines, JsonlParser, NdjsonParser, json_samples
 from shadow.serializers import (
@@ -46,6 +46,8 @@ from shadow.serializers import (
 from shieldx.auth import resolve_tenant
 from shieldx.errors import InvalidRequest
 from shieldx.openapi import errors
+from shieldx.parsers import JSONParser
+from shieldx.waitslots import wait_slot
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 415, 429, 503)
 READ_ERRORS = errors(400, 401, 403, 404, 429, 503)
@@ -58,12 +60,12 @@ def _validated(serializer_class, data) -> dict[str, Any]:
     return serializer.validated_data
 
 
-def _query_tenant(request: Request) -> str:
+def _query_tenant(request: Request, **missing: Any) -> str:
     query = _validated(TenantQuerySerializer, request.query_params)
     tenant_id = query.get("tenant_id") or request.user.tenant_id
     if tenant_id is None:
         raise InvalidRequest("tenant_id is required with an operator key.", details={"field": "tenant_id"})
-    return resolve_tenant(request.user, tenant_id)
+    return resolve_tenant(request.user, tenant_id, **missing)
 
 
 class DatasetsView(APIView):
@@ -85,7 +87,7 @@ class DatasetView(APIView):
     required_scopes = {"GET": "shadow:read"}
 
     def get(self, request: Request, dataset_id: str) -> Response:
-        tenant_id = resolve_tenant(request.user, selectors.dataset_tenant(dataset_id=dataset_id))
+        tenant_id = resolve_tenant(request.user, selectors.dataset_tenant(dataset_id=dataset_id), missing=DatasetNotFound)
         return Response(selectors.dataset_detail(tenant_id=tenant_id, dataset_id=dataset_id))
 
 
@@ -100,7 +102,7 @@ class SamplesImportView(APIView):
     parser_classes = [NdjsonParser, JsonlParser, JSONParser]
 
     def post(self, request: Request, dataset_id: str) -> Response:
-        tenant_id = resolve_tenant(request.user, selectors.dataset_tenant(dataset_id=dataset_id))
+        tenant_id = resolve_tenant(request.user, selectors.dataset_tenant(dataset_id=dataset_id), missing=DatasetNotFound)
         data = request.data
         if isinstance(data, JsonLines):
             records, unit = data, "line"
@@ -114,8 +116,23 @@ class SamplesImportView(APIView):
 def _evaluation_response(ev) -> Response:
     ev = selectors.evaluation(eval_id=ev.public_id)
     status = 200 if ev.status in FINAL_STATUSES else 202
-    headers = {"Location": f"/shadow/evaluations/{ev.public_id}"} if status == 202 else None
+    headers = {"Location": f"/shadow/evaluations/{ev.public_id}", "Retry-After": "1"} if status == 202 else None
     return Response(representations.evaluation(ev), status=status, headers=headers)
+
+
+def _wait(evaluations: list, wait_seconds: float) -> None:
+    """Wait for the evaluations in this worker only when a wait slot is free, and never
+    longer than SHADOW_MAX_WAIT_SECONDS: a sync worker that waits serves nobody else, so
+    waiting clients must not be able to take every worker of a pod (shieldx.waitslots)."""
+    seconds = min(wait_seconds, settings.SHADOW_MAX_WAIT_SECONDS)
+    if seconds <= 0 or all(ev.status in FINAL_STATUSES for ev in evaluations):
+        return
+    with wait_slot(settings.SHADOW_WAIT_SLOTS) as may_wait:
+        if not may_wait:
+            return
+        deadline = time.monotonic() + seconds
+        for ev in evaluations:
+            services.evaluation_wait(evaluation=ev, seconds=max(0.0, deadline - time.monotonic()))
 
 
 @extend_schema(
@@ -138,7 +155,7 @@ class EvaluateView(APIView):
         dataset = services.dataset_for(tenant_id=tenant_id, ref=body.get("dataset"))
         selection = services.selection_for(dataset=dataset, sample_size=body.get("sample_size"), seed=body.get("seed"), target_categories=body["target_categories"])
         ev = services.evaluation_create(tenant_id=tenant_id, spec=spec, dataset=dataset, selection=selection)
-        services.evaluation_wait(evaluation=ev, seconds=body["wait_seconds"])
+        _wait([ev], body["wait_seconds"])
         return _evaluation_response(ev)
 
 
@@ -148,7 +165,7 @@ class EvaluationView(APIView):
 
     def get(self, request: Request, eval_id: str) -> Response:
         ev = selectors.evaluation(eval_id=eval_id)
-        resolve_tenant(request.user, ev.tenant_id)
+        resolve_tenant(request.user, ev.tenant_id, missing=EvaluationNotFound)
         return Response(representations.evaluation(ev))
 
 
@@ -158,7 +175,7 @@ class EvaluationSamplesView(APIView):
 
     def get(self, request: Request, eval_id: str) -> Response:
         ev = selectors.evaluation(eval_id=eval_id)
-        resolve_tenant(request.user, ev.tenant_id)
+        resolve_tenant(request.user, ev.tenant_id, missing=EvaluationNotFound)
         query = _validated(SamplesQuerySerializer, request.query_params)
         return Response(selectors.evaluation_samples(ev=ev, outcome=query.get("outcome"), limit=query["limit"], cursor=query.get("cursor")))
 
@@ -182,7 +199,7 @@ class RuleView(APIView):
     required_scopes = {"GET": "shadow:read"}
 
     def get(self, request: Request, rule_id: str) -> Response:
-        return Response(selectors.rule_detail(tenant_id=_query_tenant(request), rule_id=rule_id))
+        return Response(selectors.rule_detail(tenant_id=_query_tenant(request, missing=RuleNotFound), rule_id=rule_id))
 
 
 @extend_schema(
@@ -197,7 +214,7 @@ class DeployView(APIView):
 
     def post(self, request: Request, rule_id: str) -> Response:
         body = _validated(DeploySerializer, request.data)
-        tenant_id = resolve_tenant(request.user, body["tenant_id"])
+        tenant_id = resolve_tenant(request.user, body["tenant_id"], missing=RuleNotFound)
         gate = services.Gate(min_f1=body["min_f1"], max_false_positive_rate=body["max_false_positive_rate"], force=body["force"])
         return Response(
             services.rule_deploy(tenant_id=tenant_id, rule_id=rule_id, version=body["version"], eval_id=body["eval_id"], gate=gate, actor=request.user.actor)
@@ -210,7 +227,7 @@ class RollbackView(APIView):
 
     def post(self, request: Request, rule_id: str) -> Response:
         body = _validated(RollbackSerializer, request.data)
-        tenant_id = resolve_tenant(request.user, body["tenant_id"])
+        tenant_id = resolve_tenant(request.user, body["tenant_id"], missing=RuleNotFound)
         return Response(services.rule_rollback(tenant_id=tenant_id, rule_id=rule_id, actor=request.user.actor))
 
 
@@ -262,12 +279,10 @@ class CompareView(APIView):
         # One selection (one drawn seed) for both: the same samples, or the test means nothing.
         selection = services.selection_for(dataset=dataset, sample_size=body.get("sample_size"), seed=body.get("seed"), target_categories=body["target_categories"])
         runs = [services.evaluation_create(tenant_id=tenant_id, spec=spec, dataset=dataset, selection=selection) for spec in specs]
-        deadline = time.monotonic() + body["wait_seconds"]
-        for ev in runs:
-            services.evaluation_wait(evaluation=ev, seconds=max(0.0, deadline - time.monotonic()))
+        _wait(runs, body["wait_seconds"])
         a, b = (selectors.evaluation(eval_id=ev.public_id) for ev in runs)
         if a.status == b.status == EvaluationStatus.COMPLETED:
             return Response({"status": "completed", **selectors.comparison(a=a, b=b)})
         failed = EvaluationStatus.FAILED in (a.status, b.status)
         body = {"status": "failed" if failed else "running", "a": representations.evaluation(a), "b": representations.evaluation(b)}
-        return Response(body, status=200 if failed else 202)
+        return Response(body, status=200 if failed else 202, headers=None if failed else {"Retry-After": "1"})

@@ -3,19 +3,22 @@ the database.
 
 Evaluations finish in Celery workers, which serve no /metrics; counters kept in their
 memory would never reach a web pod's scrape. The evaluations table is the shared
-truth, so every pod reports the same figures. Labels are result names, tenant ids and
-rule ids: never a sample, a pattern or a request value.
+truth, so every pod reports the same figures. Labels are result names and rule keys
+(a hash of tenant and rule id): never a tenant id, a rule id, a sample, a pattern or a
+request value, unless the operator asks for tenant labels (SHIELDX_METRICS_TENANT_LABELS).
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from shadow.models import Evaluation, EvaluationStatus
+from shadow.representations import rule_key
 
 logger = logging.getLogger(__name__)
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -47,7 +50,10 @@ def _durations() -> HistogramMetricFamily:
 
 
 def _f1_scores() -> GaugeMetricFamily:
-    family = GaugeMetricFamily("shadow_rule_f1_score", "F1 of each rule's latest completed evaluation.", labels=["tenant_id", "rule_id"])
+    # Tenant and rule ids are client-chosen values: only on the operator's say-so (CONTRACT §1a).
+    named = settings.SHIELDX_METRICS_TENANT_LABELS
+    labels = ["rule_key", "tenant_id", "rule_id"] if named else ["rule_key"]
+    family = GaugeMetricFamily("shadow_rule_f1_score", "F1 of each rule's latest completed evaluation, by rule_key (see the rule's API answer).", labels=labels)
     rows = (
         Evaluation.objects.filter(status=EvaluationStatus.COMPLETED, f1_score__isnull=False)
         .exclude(rule_ref="")
@@ -59,7 +65,8 @@ def _f1_scores() -> GaugeMetricFamily:
     for tenant_id, rule_ref, f1 in rows.values_list("tenant_id", "rule_ref", "f1_score").iterator():
         if (tenant_id, rule_ref) not in seen:  # the first row of each rule is its latest
             seen.add((tenant_id, rule_ref))
-            family.add_metric([tenant_id, rule_ref], f1)
+            key = rule_key(tenant_id, rule_ref)
+            family.add_metric([key, tenant_id, rule_ref] if named else [key], f1)
     return family
 
 

@@ -10,24 +10,32 @@ from rest_framework import serializers
 
 from shadow.samples import MAX_CATEGORY_LENGTH, valid_category
 from shieldx.models import TENANT_ID_PATTERN
-from shieldx.serializers import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField, StrictSerializer
+from shieldx.serializers import (
+    NulFreeJSONField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 
 MAX_SAMPLE_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
 MAX_WAIT_SECONDS = 300
+MAX_VERSION = 2**31 - 1  # versions are PostgreSQL integers: beyond, a 400 and not a lookup that cannot match
 
 
 def tenant_field() -> StrictCharField:
     return StrictCharField(max_length=63, validators=[RegexValidator(TENANT_ID_PATTERN, "Not a valid tenant id.")])
 
 
-class JsonObjectField(serializers.JSONField):
+class JsonObjectField(NulFreeJSONField):
     default_error_messages = {"invalid": "Must be a JSON object."}
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             self.fail("invalid")
-        return data
+        return super().to_internal_value(data)
 
 
 class CategoriesField(serializers.ListField):
@@ -92,7 +100,7 @@ class EvaluateSerializer(SelectionFields):
     tenant_id = tenant_field()
     rule_id = rule_id_field(required=False)
     rule_name = StrictCharField(max_length=200, required=False, allow_blank=True)
-    version = StrictIntegerField(min_value=1, required=False)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION, required=False)
     rule_type = StrictCharField(max_length=32, required=False)
     rule_config = JsonObjectField(required=False)
 
@@ -110,7 +118,7 @@ class EvaluateSerializer(SelectionFields):
 
 class RuleSpecSerializer(StrictSerializer):
     rule_id = rule_id_field(required=False)
-    version = StrictIntegerField(min_value=1, required=False)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION, required=False)
     name = StrictCharField(max_length=200, required=False, allow_blank=True)
     rule_type = StrictCharField(max_length=32, required=False)
     rule_config = JsonObjectField(required=False)
@@ -132,7 +140,7 @@ class CompareSerializer(SelectionFields):
 
 class DeploySerializer(StrictSerializer):
     tenant_id = tenant_field()
-    version = StrictIntegerField(min_value=1)
+    version = StrictIntegerField(min_value=1, max_value=MAX_VERSION)
     eval_id = StrictCharField(max_length=40)
     min_f1 = StrictFloatField(min_value=0.0, max_value=1.0, required=False, default=0.8)
     max_false_positive_rate = StrictFloatField(min_value=0.0, max_value=1.0, required=False, default=0.01)
@@ -244,6 +252,7 @@ class RuleVersionResponse(serializers.Serializer):
 class CreatedVersionResponse(RuleVersionResponse):
     tenant_id = serializers.CharField()
     rule_id = serializers.CharField()
+    rule_key = serializers.CharField(help_text="First 16 hex digits of sha256(\"<tenant_id>/<rule_id>\"): the label of shadow_rule_f1_score.")
     active_version = serializers.IntegerField(allow_null=True)
 
 
@@ -261,6 +270,7 @@ class DeploymentResponse(serializers.Serializer):
 class RuleResponse(serializers.Serializer):
     tenant_id = serializers.CharField()
     rule_id = serializers.CharField()
+    rule_key = serializers.CharField(help_text="First 16 hex digits of sha256(\"<tenant_id>/<rule_id>\"): the label of shadow_rule_f1_score.")
     name = serializers.CharField()
     latest_version = serializers.IntegerField()
     active_version = serializers.IntegerField(allow_null=True)

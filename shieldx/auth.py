@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -167,7 +168,9 @@ class HasScope(permissions.BasePermission):
             return False
         if request.method == "OPTIONS" or not hasattr(view, request.method.lower()):
             return True  # nothing to reach: DRF answers with metadata or 405
-        needed = getattr(view, "required_scopes", {}).get(request.method)
+        scopes = getattr(view, "required_scopes", {})
+        # HEAD is GET without the body (Django's View serves it with get): the same scope.
+        needed = scopes.get(request.method) or (scopes.get("GET") if request.method == "HEAD" else None)
         if needed is None:
             return False
         if not principal.has_scope(needed):
@@ -176,14 +179,24 @@ class HasScope(permissions.BasePermission):
         return True
 
 
-def resolve_tenant(principal: Principal, tenant_id: object) -> str:
-    """The tenant id the caller may act on, or 404: another tenant's data is never revealed."""
+def _tenant_not_found() -> NotFound:
+    return NotFound("Tenant not found.")
+
+
+def resolve_tenant(principal: Principal, tenant_id: object, *, missing: Callable[[], Exception] = _tenant_not_found) -> str:
+    """The tenant id the caller may act on, or a 404: another tenant's data is never revealed.
+
+    ``missing`` makes that 404. A view that resolves the owner of an object it looked up
+    by id passes the exception it raises when that object does not exist (e.g.
+    ``missing=DatasetNotFound``), so another tenant's object answers byte for byte like a
+    missing one of the same kind (CONTRACT §1a), not "Tenant not found.".
+    """
     if not isinstance(tenant_id, str) or not tenant_id:
-        raise NotFound("Tenant not found.")
+        raise missing()
     if not principal.is_operator:
         # The key's own tenant was checked active when the key authenticated.
         if principal.tenant_id != tenant_id:
-            raise NotFound("Tenant not found.")
+            raise missing()
         return tenant_id
     try:
         exists = Tenant.objects.filter(tenant_id=tenant_id, is_active=True).exists()
@@ -192,6 +205,6 @@ def resolve_tenant(principal: Principal, tenant_id: object) -> str:
             raise outage(exc) from exc
         return tenant_id
     if not exists:
-        raise NotFound("Tenant not found.")
+        raise missing()
     _recent_tenants.put(tenant_id, time.monotonic())
     return tenant_id

@@ -88,7 +88,7 @@ _DRF_CODES: list[tuple[type[drf.APIException], str]] = [
 ]
 
 
-def _translate_drf(exc: drf.APIException) -> tuple[int, str, str, dict[str, Any], dict[str, str]]:
+def _translate_drf(exc: drf.APIException, *, query: bool = False) -> tuple[int, str, str, dict[str, Any], dict[str, str]]:
     status = exc.status_code
     code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "invalid_request" if status < 500 else "internal_error")
     headers: dict[str, str] = {}
@@ -96,8 +96,13 @@ def _translate_drf(exc: drf.APIException) -> tuple[int, str, str, dict[str, Any]
     if isinstance(exc, drf.ValidationError):
         message = "The request body is invalid."
         details = {"fields": exc.detail} if isinstance(exc.detail, dict) else {"errors": exc.detail}
+        if query and isinstance(exc.detail, dict) and exc.detail:
+            # A GET has no body: the failing field is a query parameter, and is named.
+            field = next(iter(exc.detail))
+            message, details["field"] = f"Query parameter {field!r} is invalid.", field
     elif isinstance(exc, drf.ParseError):
-        message = "The request body is not valid JSON."
+        default = str(drf.ParseError.default_detail)
+        message = "The request body is not valid JSON." if str(exc.detail) == default else str(exc.detail)
     else:
         message = str(exc.detail)
     if status == 401:
@@ -133,7 +138,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", "The request body is too large."), status=413)
     if isinstance(exc, drf.APIException):
-        status, code, message, details, headers = _translate_drf(exc)
+        request = context.get("request")
+        status, code, message, details, headers = _translate_drf(exc, query=getattr(request, "method", "") in ("GET", "HEAD"))
         return Response(error_body(code, message, details), status=status, headers=headers)
     logger.exception("unhandled error in %s", type(context.get("view")).__name__)
     return Response(error_body("internal_error", "An internal error occurred."), status=500)

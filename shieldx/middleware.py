@@ -1,4 +1,5 @@
-"""Request-level plumbing that must run before any view: request ids and body limits."""
+"""Request-level plumbing that must run before any view: request ids, the method
+allow-list, body limits, where API keys may be, and identifiers a database can hold."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from rest_framework.views import APIView
 
 from shieldx.errors import json_error
+from shieldx.keyguard import body_holds_key, holds_key
 from shieldx.logs import set_request_id
 from shieldx.masking import mask_for_logs
 
 # Echo a caller's id only when it is short and harmless in a header and a log line.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UPLOAD_PATH = re.compile(r"^/shadow/datasets/[^/]+/samples$")
+STANDARD_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class RequestIdMiddleware:
@@ -78,3 +82,91 @@ def _pages_only(middleware_class: type) -> type:
 PageSessionMiddleware = _pages_only(SessionMiddleware)
 PageAuthenticationMiddleware = _pages_only(AuthenticationMiddleware)
 PageMessageMiddleware = _pages_only(MessageMiddleware)
+class StandardMethodsMiddleware:
+    """Methods outside the standard set are 405 before anything counts them.
+
+    django-prometheus labels requests by method, and gunicorn passes any token of up to
+    20 characters as one: 200 invented methods made 600 series, and a method can be a
+    card number. This runs before django-prometheus, so such a request is never a label.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in STANDARD_METHODS:
+            return json_error(405, "method_not_allowed", "This HTTP method is not supported.", headers={"Allow": ", ".join(STANDARD_METHODS)})
+        return self.get_response(request)
+
+
+class KeysOnlyInHeaderMiddleware:
+    """An API key anywhere but the Authorization header (URL, another header, the body)
+    is refused, and the URL is emptied of it before Django logs the 4xx with the request.
+
+    Dataset uploads (up to 100 MiB) are streamed by their parser and not read here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = self._misplaced_key(request)
+        if where is None:
+            return self.get_response(request)
+        # django.request logs every 4xx with the request, whose repr is the full URL.
+        request.META["QUERY_STRING"] = ""
+        if where == "path":
+            request.path = request.path_info = "/[redacted]"
+        return json_error(
+            401, "unauthenticated", "API keys are accepted only in the Authorization header (Bearer); this request is refused.",
+            {"location": where}, headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+
+    @staticmethod
+    def _misplaced_key(request: HttpRequest) -> str | None:
+        if holds_key(request.META.get("QUERY_STRING", "")):
+            return "query"
+        if holds_key(request.path):
+            return "path"
+        headers = "\n".join(v for k, v in request.META.items() if k.startswith("HTTP_") and k != "HTTP_AUTHORIZATION" and isinstance(v, str))
+        if holds_key(headers):
+            return "header"
+        if not _UPLOAD_PATH.match(request.path) and request.META.get("CONTENT_LENGTH") not in (None, "", "0"):
+            if body_holds_key(request.body):
+                return "body"
+        return None
+
+
+class RequestSanityMiddleware:
+    """Identifiers a database can hold, and query values that say something.
+
+    PostgreSQL text cannot hold NUL: a ``%00`` in a URL id reached the query as a 500.
+    An empty query value (``?at=``) is a mistake to report, not "absent" (CONTRACT §1a);
+    that rule applies to the API's views, not the admin's search forms.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            return json_error(400, "invalid_request", "The URL path must not contain NUL characters.", {"field": "path"})
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" not in query and "\x00" not in query:
+            return self.get_response(request)
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                field = name.replace("\x00", "")
+                return json_error(400, "invalid_request", "Query parameters must not contain NUL characters.", {"field": field})
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        view_class = getattr(view_func, "cls", None)
+        if view_class is None or not issubclass(view_class, APIView) or not request.META.get("QUERY_STRING"):
+            return None
+        for name, values in request.GET.lists():
+            if any(value == "" for value in values):
+                return json_error(
+                    400, "invalid_request", f"Query parameter {name!r} is empty: give a value or leave the parameter out.", {"field": name}
+                )
+        return None

@@ -6,10 +6,13 @@ DRF is lenient by default: it turns "100" and 100.0 into 100, True into 1 and 5 
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
 from rest_framework import serializers
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -62,6 +65,8 @@ class StringMapField(serializers.DictField):
             raise serializers.ValidationError(f"At most {self.max_items} entries.")
         if any(len(key) > 100 or not key for key in data):
             raise serializers.ValidationError("Keys must be 1 to 100 characters.")
+        if any(_CONTROL.search(key) for key in data):
+            raise serializers.ValidationError("Keys must not contain control characters.")
         return super().to_internal_value(data)
 
 
@@ -94,4 +99,24 @@ class StrictSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class NulFreeJSONField(serializers.JSONField):
+    """Free-form JSON stored as jsonb, which cannot hold NUL (PostgreSQL refuses
+    ``\\u0000``): a NUL in any key or string is a 400 naming where it is, not a 500."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        stack: list[tuple[Any, str]] = [(data, "")]
+        while stack:
+            node, where = stack.pop()
+            if isinstance(node, str) and "\x00" in node:
+                raise serializers.ValidationError(f"Strings stored here must not contain NUL characters (at {where or 'the top'}).")
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    if "\x00" in key:
+                        raise serializers.ValidationError("Keys must not contain NUL characters.")
+                    stack.append((child, f"{where}.{key}" if where else key))
+            elif isinstance(node, list):
+                stack.extend((child, f"{where}[{i}]") for i, child in enumerate(node))
         return super().to_internal_value(data)

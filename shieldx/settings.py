@@ -72,8 +72,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shieldx.middleware.RequestIdMiddleware",
+    # Before django-prometheus: an invented method must never become a metric label.
+    "shieldx.middleware.StandardMethodsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "shieldx.middleware.BodySizeLimitMiddleware",
+    "shieldx.middleware.KeysOnlyInHeaderMiddleware",
+    "shieldx.middleware.RequestSanityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static (admin, the offline API docs' assets) from gunicorn, with far-future caching.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -194,13 +198,28 @@ CELERY_BEAT_SCHEDULE = {
 SHADOW_BATCH_SIZE = envint("SHADOW_BATCH_SIZE", 100, minimum=1)
 SHADOW_CELERY_QUEUE = envstr("SHADOW_CELERY_QUEUE", "celery")
 SHADOW_BATCH_DELAY_MS = envint("SHADOW_BATCH_DELAY_MS", 0, minimum=0)
+# A waiting POST /shadow/evaluate holds a sync web worker: at most this many workers of
+# one gunicorn wait at once (default: a third of them, at least one), each at most
+# SHADOW_MAX_WAIT_SECONDS; other requests answer 202 with Location at once. gunicorn.conf.py
+# publishes the worker count as SHIELDX_WEB_WORKERS.
+SHADOW_MAX_WAIT_SECONDS = envint("SHADOW_MAX_WAIT_SECONDS", 60, minimum=0)
+SHADOW_WAIT_SLOTS = envint("SHADOW_WAIT_SLOTS", max(1, envint("SHIELDX_WEB_WORKERS", 3, minimum=1) // 3), minimum=0)
+# No task may hold a worker child for ever, nor grow without bound: the soft limit raises
+# SoftTimeLimitExceeded in the task (a shadow batch then fails its evaluation with a
+# reason), the hard limit kills the child; a child whose memory passed the ceiling after
+# a task is replaced (KiB, Celery's unit); SHIELDX_WORKER_MEMORY_LIMIT_MB caps each
+# child's heap while a task runs (RLIMIT_DATA: a MemoryError, not an OOM-killed pod).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 30, minimum=CELERY_TASK_SOFT_TIME_LIMIT + 1)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = envint("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 600 * 1024, minimum=0) or None
+SHIELDX_WORKER_MEMORY_LIMIT_MB = envint("SHIELDX_WORKER_MEMORY_LIMIT_MB", 0, minimum=0)
 
 # --- REST framework and OpenAPI ------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["shieldx.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["shieldx.auth.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["shieldx.ratelimit.ApiKeyRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shieldx.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "shieldx.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -289,6 +308,9 @@ if not PRODUCTION:
 # --- metrics -------------------------------------------------------------------------
 # Several gunicorn workers share counters through files in this directory.
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+# Tenant and rule ids as labels (shadow_rule_f1_score): off by default, because they are
+# values clients chose and each one adds series (CONTRACT §1a).
+SHIELDX_METRICS_TENANT_LABELS = envbool("SHIELDX_METRICS_TENANT_LABELS", False)
 
 # --- logging -------------------------------------------------------------------------
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
@@ -298,6 +320,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "shieldx.logs.RequestIdFilter"},
         "mask_pii": {"()": "shieldx.logs.MaskPIIFilter"},
+        "redact_keys": {"()": "shieldx.keyguard.RedactApiKeysFilter"},
     },
     "formatters": {"json": {"()": "shieldx.logs.JsonFormatter"}},
     "handlers": {
@@ -305,7 +328,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "json",
-            "filters": ["request_id", "mask_pii"],
+            "filters": ["request_id", "mask_pii", "redact_keys"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -3,6 +3,7 @@ evaluation), the OpenAPI schema, and the admin pages."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -38,9 +39,25 @@ def test_metrics_count_results_durations_and_f1_per_rule(api, client_for):
     assert _value(text, 'shadow_evaluation_total{result="failed"}') == 1
     assert _value(text, "shadow_evaluation_duration_seconds_count") == 1
     assert _value(text, 'shadow_evaluation_duration_seconds_bucket{le="+Inf"}') == 1
-    assert _value(text, 'shadow_rule_f1_score{rule_id="sqli-1",tenant_id="org-123"}') == 1.0
-    assert 'rule_id="r-test"' not in text  # its only evaluation failed
+    key = hashlib.sha256(b"org-123/sqli-1").hexdigest()[:16]
+    assert _value(text, f'shadow_rule_f1_score{{rule_key="{key}"}}') == 1.0
+    assert 'rule_key="' + hashlib.sha256(b"org-123/r-test").hexdigest()[:16] not in text  # its only evaluation failed
     assert "evil" not in text and "fine" not in text  # no pattern or sample in any label
+    # No tenant id or rule id (client-chosen values) unless the operator asks for them.
+    assert "org-123" not in text and "sqli-1" not in text
+    # The rule's API answer shows the key, so the operator can find the rule.
+    assert a.get(f"/shadow/rules/sqli-1?tenant_id={T}")[1]["rule_key"] == key
+
+
+def test_tenant_and_rule_labels_only_when_the_operator_turns_them_on(api, client_for, settings):
+    a = api(client_for)
+    a.dataset(T, "default", [sample("attack", query="q=evil", category="sqli"), sample("benign", query="q=fine")])
+    a.post("/shadow/rules", {"tenant_id": T, "rule_id": "sqli-1", "name": "n", **signature("evil")})
+    a.post("/shadow/evaluate", {"tenant_id": T, "rule_id": "sqli-1", "version": 1})
+    settings.SHIELDX_METRICS_TENANT_LABELS = True
+    key = hashlib.sha256(b"org-123/sqli-1").hexdigest()[:16]
+    text = Client().get("/metrics").content.decode()
+    assert _value(text, f'shadow_rule_f1_score{{rule_id="sqli-1",rule_key="{key}",tenant_id="org-123"}}') == 1.0
 
 
 def test_openapi_schema_describes_the_shadow_routes():

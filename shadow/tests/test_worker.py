@@ -45,7 +45,7 @@ RESULT_FIELDS = (
 
 
 class Worker:
-    def __init__(self, database_url: str, log_path: Path):
+    def __init__(self, database_url: str, log_path: Path, extra_env: dict[str, str] | None = None):
         self.queue = f"shadow-test-{uuid.uuid4().hex[:10]}"
         keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}}
         env = {
@@ -62,6 +62,7 @@ class Worker:
             "SHADOW_BATCH_SIZE": str(BATCH_SIZE),
             "SHADOW_BATCH_DELAY_MS": str(BATCH_DELAY_MS),
             "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
         }
         celery = str(Path(sys.executable).parent / "celery")
         self.log_path = log_path
