@@ -22,8 +22,9 @@ migrate: venv
 demo: migrate
 	@$(PY) manage.py demo_setup
 
-run: demo
-	@scripts/serve.sh
+# serve.sh binds the port first and only then rotates the demo key (demo_setup).
+run: migrate
+	@HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
 services:
 	@scripts/services.sh

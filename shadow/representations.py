@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shadow.models import Dataset, Deployment, Evaluation, EvaluationStatus, Rule, RuleVersion
+from shieldx import timestamps
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+    return timestamps.rfc3339(moment) if moment else None
 
 
 def dataset(row: Dataset) -> dict[str, Any]:
