@@ -9,6 +9,7 @@ from __future__ import annotations
 from camouflage.serializers import (
     MAX_BATCH_ITEMS,
     MAX_CONTEXT_CHARS,
+    MAX_FIELD_NAME_CHARS,
     MAX_FIELDS,
     MAX_TEXT_BYTES,
     MAX_TOKEN_VALUE_BYTES,
@@ -49,7 +50,11 @@ def postprocess(result: dict, generator, request, public) -> dict:
         _limit(mask, "text", MAX_TEXT_BYTES)
         fields = mask["properties"]["fields"]
         fields.update(minProperties=1, maxProperties=MAX_FIELDS)
-        fields["description"] = f"{fields.get('description', '')} The values total at most {MAX_TEXT_BYTES} bytes of UTF-8.".strip()
+        # OpenAPI 3.0 has no propertyNames: the name limit is said in words.
+        fields["description"] = (
+            f"{fields.get('description', '')} Names of 1 to {MAX_FIELD_NAME_CHARS} characters; "
+            f"the values total at most {MAX_TEXT_BYTES} bytes of UTF-8."
+        ).strip()
         properties = mask.pop("properties")
         mask["oneOf"] = [
             {"type": "object", "title": "Free text", "properties": {"text": properties["text"]}, "required": ["text"]},

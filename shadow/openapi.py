@@ -9,9 +9,30 @@ from __future__ import annotations
 import copy
 
 from shadow.engine import RULE_TYPES
+from shadow.samples import LABELS, MAX_CATEGORY_LENGTH, MAX_ID_LENGTH, MAX_METHOD_LENGTH, MAX_SAMPLE_BYTES
+from shadow.services import DATASET_NAME
 from shieldx.openapi import header
 
 FINISHED, UNFINISHED = ["completed", "failed"], ["pending", "running"]
+
+# One labeled request (CONTRACT §4); fields beyond these (a corpus' `source`…) are ignored,
+# so this object stays open.
+SAMPLE = {
+    "type": "object",
+    "description": f"One labeled HTTP request, at most {MAX_SAMPLE_BYTES} bytes as JSON. Other fields are ignored.",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        "method": {"type": "string", "minLength": 1, "maxLength": MAX_METHOD_LENGTH, "description": "An HTTP method token."},
+        "path": {"type": "string"},
+        "query": {"type": "string", "default": ""},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}},
+        "body": {"type": "string", "default": ""},
+        "label": {"type": "string", "enum": sorted(LABELS)},
+        "category": {"type": "string", "minLength": 1, "maxLength": MAX_CATEGORY_LENGTH},
+    },
+    "required": ["label", "method", "path"],
+    "additionalProperties": True,
+}
 
 
 def _rule_forms(schema: dict, *, name_field: str) -> dict:
@@ -47,6 +68,13 @@ def postprocess(result: dict, generator, request, public) -> dict:
             rule_type.pop("maxLength", None)
             rule_type.pop("minLength", None)
             rule_type["enum"] = list(RULE_TYPES)
+    name = schemas.get("DatasetCreateRequest", {}).get("properties", {}).get("name")
+    if name is not None:
+        name["pattern"] = DATASET_NAME.pattern
+    samples = schemas.get("SamplesImportRequest", {}).get("properties", {}).get("samples")
+    if samples is not None:
+        schemas["Sample"] = SAMPLE
+        samples.update(items={"$ref": "#/components/schemas/Sample"}, minItems=1)
     if "EvaluateRequest" in schemas:
         schemas["EvaluateRequest"] = _rule_forms(schemas["EvaluateRequest"], name_field="rule_name")
     if "RuleSpecRequest" in schemas:

@@ -114,6 +114,16 @@ def _tenant_id(name: str, schema: dict) -> None:
         schema.setdefault("maxLength", 63)
 
 
+def _requires_body(body: dict, components: dict) -> bool:
+    """A body is required when its JSON form has required fields (or alternatives that all do)."""
+    schema = body.get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return False
+    schema = _resolve(schema, components)
+    alternatives = schema.get("oneOf") or [schema]
+    return all(_resolve(alt, components).get("required") for alt in alternatives)
+
+
 def postprocess(result: dict, generator, request, public) -> dict:
     components = result.get("components", {}).get("schemas", {})
     for operations in result.get("paths", {}).values():
@@ -127,7 +137,10 @@ def postprocess(result: dict, generator, request, public) -> dict:
                 if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
                     parameter["schema"].update(type="string", minLength=1, maxLength=IDEMPOTENCY_KEY_MAX)
                     has_key = True
-            for media in operation.get("requestBody", {}).get("content", {}).values():
+            body = operation.get("requestBody")
+            if body is not None and _requires_body(body, components):
+                body["required"] = True  # the server refuses a missing body with a 400
+            for media in (body or {}).get("content", {}).values():
                 if "schema" in media:
                     close_objects(media["schema"], components)
                     _walk_properties(media["schema"], components, _tenant_id, set())
