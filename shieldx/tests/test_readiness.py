@@ -26,6 +26,7 @@ READY_SCRIPT = """
 import django, json, time
 django.setup()
 from django.test import Client
+Client().get("/health")  # the first request imports the URLconf and views: not the probe's time
 answers = []
 for _ in range(int({calls})):
     started = time.monotonic()
@@ -127,14 +128,19 @@ def test_a_worker_role_needs_its_broker_so_redis_down_is_503_there(run_django):
 
 
 def test_a_hanging_postgresql_is_answered_within_the_bound_and_checked_once_while_it_hangs(run_django, silent_server):
-    # libpq would wait its connect timeout (3 s here) for the server's first word; the
-    # probe waits 0.5 s. Twenty probes in a row open one connection: the answer is cached
-    # for a second, and no second check starts while the first still hangs.
-    env = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{silent_server.port}/shieldx", "REDIS_URL": settings.REDIS_URL}
+    # libpq would wait its connect timeout (10 s here) for the server's first word; the
+    # probe waits 0.5 s (the margin is for a loaded machine). Twenty probes in a row open
+    # one connection: the answer is cached for a second, and no second check starts while
+    # the first still hangs.
+    env = {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{silent_server.port}/shieldx",
+        "DATABASE_CONNECT_TIMEOUT": "10",
+        "REDIS_URL": settings.REDIS_URL,
+    }
     answers = _ready_in_process(run_django, env, calls=20)
     assert {a["status"] for a in answers} == {503}
     assert answers[0]["body"]["error"]["details"]["reasons"]["postgresql"] == "no answer within 0.5 s"
-    assert max(a["seconds"] for a in answers) < 0.9, [a["seconds"] for a in answers]
+    assert max(a["seconds"] for a in answers) < 2.0, [a["seconds"] for a in answers]
     assert len(silent_server.accepted) == 1
 
 
@@ -143,7 +149,7 @@ def test_a_hanging_redis_is_answered_within_the_bound_and_readiness_stays_up(run
     answers = _ready_in_process(run_django, env, calls=5)
     assert {a["status"] for a in answers} == {200}
     assert answers[0]["body"]["status"] == "degraded"
-    assert max(a["seconds"] for a in answers) < 0.9, [a["seconds"] for a in answers]
+    assert max(a["seconds"] for a in answers) < 2.0, [a["seconds"] for a in answers]
 
 
 # --- gunicorn serving the project; the outages happen while it runs ----------------------
