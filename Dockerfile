@@ -20,9 +20,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY requirements.txt .
-RUN pip wheel --wheel-dir /wheels -r requirements.txt \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --find-links /wheels -r requirements.txt
+# The lock file pins and hashes every package, direct and transitive: two builds install
+# the same bytes, and a tampered or substituted download fails the hash check.
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 
 WORKDIR /app
 COPY . .

@@ -6,12 +6,13 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint services venv migrate demo clean chaos
+.PHONY: run test lint licenses lock services venv migrate demo clean chaos
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# requirements-dev.txt is the lock file (runtime + test tools, every package pinned and
+# hashed, compiled from requirements.in and requirements-dev.in by `make lock`).
+$(VENV)/.installed: requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -22,8 +23,9 @@ migrate: venv
 demo: migrate
 	@$(PY) manage.py demo_setup
 
-run: demo
-	@scripts/serve.sh
+# serve.sh binds the port first and only then rotates the demo key (demo_setup).
+run: migrate
+	@HOST=$(HOST) PORT=$(PORT) scripts/serve.sh
 
 services:
 	@scripts/services.sh
@@ -44,5 +46,16 @@ chaos: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Fails on a GPL/AGPL licence among the packages the image ships (scripts/check_licenses.py).
+licenses: venv
+	$(PY) scripts/check_licenses.py
+
+# Recompile the lock files after editing requirements*.in (needs the package index).
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-header --annotation-style=line
+lock:
+	@test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools==7.6.2)
+	.venv-lock/bin/pip-compile $(LOCK_FLAGS) -o requirements.txt requirements.in
+	.venv-lock/bin/pip-compile $(LOCK_FLAGS) -o requirements-dev.txt requirements.in requirements-dev.in
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock var .pytest_cache .ruff_cache

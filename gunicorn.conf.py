@@ -44,3 +44,11 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def when_ready(server):
+    # scripts/serve.sh (make run) rotates the demo key only once this server holds its
+    # port, so a second `make run` on a busy port never revokes the running one's key.
+    ready_file = os.environ.get("SHIELDX_SERVE_READY_FILE")
+    if ready_file:
+        Path(ready_file).touch()

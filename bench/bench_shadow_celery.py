@@ -27,7 +27,7 @@ from bench.common import PY, ROOT, bench_env, fresh_database
 
 DATABASE = "shieldx_bench_shadow"
 CORPUS = ROOT.parent / "shared/corpus/shadow/samples.jsonl"
-BROKER = "redis://127.0.0.1:6379/14"
+BROKER = "redis://127.0.0.1:6379/15"
 
 EVALUATE = """
 import django, json, sys, time

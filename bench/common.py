@@ -40,7 +40,7 @@ def bench_env(database: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": f"{PG}/{database}",
         "BASELINE_DSN": f"{PG}/{database}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
         "SHIELDX_CACHE_PREFIX": f"bench-{database}",
         "SHIELDX_RATE_LIMIT": "0",
         "LOG_LEVEL": "WARNING",

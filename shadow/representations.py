@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shadow.models import Dataset, Deployment, Evaluation, EvaluationStatus, Rule, RuleVersion
+from shieldx import timestamps
 
 
 def rule_key(tenant_id: str, rule_id: str) -> str:
@@ -18,7 +19,7 @@ def rule_key(tenant_id: str, rule_id: str) -> str:
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+    return timestamps.rfc3339(moment) if moment else None
 
 
 def dataset(row: Dataset) -> dict[str, Any]:

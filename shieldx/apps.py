@@ -8,16 +8,18 @@ class ShieldxConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
-        from django.core.signals import setting_changed
+        from django.core.signals import request_finished, setting_changed
         from django.db import transaction
         from django.db.models.signals import post_delete, post_save
 
         from shieldx import masking, openapi  # noqa: F401 - openapi registers the Bearer scheme with drf-spectacular
         from shieldx.auth import keys_changed
+        from shieldx.middleware import forget_request_id
         from shieldx.models import ApiKey, Tenant
 
         masking.set_phone_regions(settings.SHIELDX_PHONE_REGIONS)
         setting_changed.connect(_phone_regions_changed, dispatch_uid="shieldx.phone_regions")
+        request_finished.connect(forget_request_id, dispatch_uid="shieldx.forget_request_id")
 
         # Any saved or deleted key or tenant (admin, shell, services) may change who may
         # call: every process's verified-key cache is flushed once it commits.

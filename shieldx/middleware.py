@@ -36,12 +36,19 @@ class RequestIdMiddleware:
         safe = _SAFE_REQUEST_ID.match(given) and mask_for_logs(given) == given
         request_id = given if safe else uuid.uuid4().hex
         request.request_id = request_id
-        # Not reset on the way out: Django logs the response after this returns, and
-        # the next request on this thread sets its own id first.
+        # Not reset on the way out: Django logs the response after this returns. It is
+        # reset when the response is closed (forget_request_id, on request_finished).
         set_request_id(request_id)
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def forget_request_id(**kwargs: object) -> None:
+    """On request_finished (the server has closed the response, Django has logged it):
+    lines logged between requests, such as gunicorn's "Worker exiting", must not carry
+    the previous request's id."""
+    set_request_id("")
 
 
 class BodySizeLimitMiddleware:

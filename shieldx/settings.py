@@ -235,6 +235,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The apps' hooks shape their own bodies first; the base's then closes every request
+    # object, adds the headers and the tenant id's pattern (CONTRACT §1a).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shadow.openapi.postprocess",
+        "camouflage.openapi.postprocess",
+        "shieldx.openapi.postprocess",
+    ],
 }
 
 # Per-query timing and counting by django-prometheus (django_db_execute_total,

@@ -13,12 +13,16 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import threading
 from urllib.parse import urlsplit, urlunsplit
 
 RUN_VARIABLE = "SHIELDX_TEST_RUN"
 SLOT_VARIABLE = "SHIELDX_TEST_REDIS_SLOT"
-SLOTS = range(1, 8)  # slot n holds Redis databases 2n-1 (cache) and 2n (auxiliary)
-LEASE_SECONDS = 3600
+SLOTS = range(1, 8)  # slot n holds Redis databases 2n-1 (cache) and 2n (auxiliary); 15 stays for benchmarks
+# Short, and renewed while the run lives: a run that is killed (no atexit) frees its slot
+# within minutes, and a long run (a debugger session) never loses it.
+LEASE_SECONDS = 600
+RENEW_SECONDS = 120
 
 
 def run_id() -> str:
@@ -45,10 +49,27 @@ def _lease_slot(server_url: str) -> int:
             key = f"shieldx:test-slot:{slot}"
             if client.set(key, owner, nx=True, ex=LEASE_SECONDS):
                 atexit.register(_release, client, key, owner)
+                _keep_renewing(client, key)
+                # A killed run may have left keys or queued Celery tasks behind: start empty.
+                for db in (2 * slot - 1, 2 * slot):
+                    redis.Redis.from_url(_with_db(server_url, db), socket_connect_timeout=0.5, socket_timeout=5).flushdb()
                 return slot
     except redis.RedisError:
         return SLOTS[0]
     raise RuntimeError(f"all {len(SLOTS)} Redis test slots are leased by other runs; wait for one to end or delete shieldx:test-slot:* in db 0")
+
+
+def _keep_renewing(client, key: str) -> None:
+    def renew() -> None:
+        while not stop.wait(RENEW_SECONDS):
+            try:
+                client.expire(key, LEASE_SECONDS)
+            except Exception:  # noqa: BLE001, S112 - Redis blinked (an outage test); the next round renews
+                continue
+
+    stop = threading.Event()
+    threading.Thread(target=renew, name="test-slot-lease", daemon=True).start()
+    atexit.register(stop.set)
 
 
 def _release(client, key: str, owner: str) -> None:

@@ -103,12 +103,13 @@ def test_with_redis_down_every_credits_route_keeps_working_and_the_breaker_heals
         assert results[-1][2]["balance"] == 1045 and results[-1][1]["X-Cache"] == "L3"
         hold = results[4][2]["reservation_id"]
         assert app.request("POST", f"/credits/reservations/{hold}/capture", {"amount": 5}, key=key)[0] == 200
-        assert app.request("GET", "/ready")[0] == 503
+        # Redis is soft (CONTRACT §6a): the pod stays in rotation, degraded.
+        assert app.request("GET", "/ready")[2]["status"] == "degraded"
         assert 'credits_circuit_breaker_state{breaker="redis"} 2.0' in app.metrics()
 
         redis_server.start()
         # It closes by itself: after the reset timeout the next call is the probe.
-        _wait_until(lambda: app.request("GET", "/ready")[0] == 200)
+        _wait_until(lambda: app.request("GET", "/ready")[2].get("status") == "ready")
         _wait_until(lambda: 'credits_circuit_breaker_state{breaker="redis"} 0.0' in app.metrics())
         app.request("GET", f"/credits/balance/{TENANT}", key=key)
         assert app.request("GET", f"/credits/balance/{TENANT}", key=key)[1]["X-Cache"] in ("L1", "L2")
@@ -151,7 +152,7 @@ def test_with_postgresql_down_writes_fail_fast_reads_go_stale_and_service_resume
 
         proxy.restore()
         _wait_until(lambda: app.request("POST", "/credits/consume", {"tenant_id": TENANT, "amount": 1}, key=key)[0] == 200)
-        assert app.request("GET", "/ready")[0] == 200
+        _wait_until(lambda: app.request("GET", "/ready")[0] == 200)  # its answer is cached for a second
         status, headers, body = app.request("GET", f"/credits/balance/{TENANT}", key=key)
         assert status == 200 and "X-Cache-Stale" not in headers
         # Nothing written before the outage was lost, nothing refused was half written.
