@@ -22,9 +22,9 @@ from credits import chain
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, FigureOutOfRange
 from credits.models import Account, LedgerEntry
-from credits.representations import rfc3339
 from shieldx.masking import mask_for_logs as mask_text
 from shieldx.masking import mask_mapping  # keys like values; a key is the word before its value
+from shieldx.timestamps import rfc3339
 
 # Stored figures are PostgreSQL bigints: a change that would leave that range is refused.
 MAX_FIGURE = 2**63 - 1

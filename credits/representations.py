@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from credits import domain
 from credits.models import Account
-
-
-def rfc3339(moment: datetime) -> str:
-    # isoformat, not strftime("%Y"): years before 1000 keep their four digits.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+from shieldx.timestamps import rfc3339
 
 
 def balance(account: Account) -> dict[str, Any]:
