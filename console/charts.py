@@ -44,6 +44,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     digits = max(0, -math.floor(math.log10(step)))
     first = math.floor(low / step)
+    if first * step > low:  # low / step underflowed to -0.0 (a subnormal low)
+        first -= 1
     ticks = []
     n = first
     while True:
