@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--balance", action="store_true", help="profile GET /credits/balance instead")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime, ncalls")
+    parser.add_argument("--versus-floor", action="store_true", help="also time the raw-psycopg floor in the same process, interleaved")
     args = parser.parse_args()
 
     from bench.common import bench_env, fresh_database, make_tenants
@@ -73,6 +74,23 @@ def main() -> None:
         call(i)
     elapsed = time.perf_counter() - started
     print(f"{args.requests} requests: {elapsed / args.requests * 1e3:.3f} ms each (load average {os.getloadavg()[0]:.2f})")
+    if args.versus_floor:
+        os.environ["BASELINE_DSN"] = env["BASELINE_DSN"]
+        from bench import credits_baseline_app
+
+        def floor_call(i: int) -> None:
+            out = credits_baseline_app.application(environ(i), lambda s, h, *a: None)
+            b"".join(out)
+
+        rounds: dict[str, list[float]] = {"django": [], "floor": []}
+        for _ in range(5):
+            for name, fn in (("django", call), ("floor", floor_call)):
+                started = time.perf_counter()
+                for i in range(args.requests // 5):
+                    fn(i)
+                rounds[name].append((time.perf_counter() - started) / (args.requests // 5) * 1e3)
+        django_ms, floor_ms = (sorted(rounds[n])[2] for n in ("django", "floor"))
+        print(f"one client, interleaved: django {django_ms:.3f} ms, raw floor {floor_ms:.3f} ms per consume: {floor_ms / django_ms:.2f}x the floor's rate")
     print(f"SQL statements through Django per request: {len(queries)} (+ BEGIN/COMMIT when in a transaction)")
     for sql in queries:
         print("   ", " ".join(sql.split())[:140])
