@@ -20,6 +20,9 @@ from credits.serializers import (
     BalanceResponse,
     CaptureSerializer,
     ConsumeSerializer,
+    GrantListResponse,
+    GrantSerializer,
+    GrantsQuerySerializer,
     IdempotencyKeyField,
     PageQuerySerializer,
     PurchaseSerializer,
@@ -57,9 +60,9 @@ def _idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
 
 
 def _settled(tenant_id: str) -> str:
-    """Release the tenant's expired holds before a read, so it shows them released."""
-    if selectors.holds_due(tenant_id=tenant_id):
-        services.holds_expire_due(tenant_id=tenant_id)
+    """Settle the tenant's expired holds and grants before a read, so it shows them settled."""
+    if selectors.expiry_due(tenant_id=tenant_id):
+        services.expire_due(tenant_id=tenant_id)
     return tenant_id
 
 
@@ -121,7 +124,22 @@ class PurchaseView(CreditsWrite):
     op, serializer_class, required_scopes, success_status = "purchase", PurchaseSerializer, {"POST": "credits:purchase"}, 201
 
     def perform(self, *, tenant_id, body, actor):
-        done = services.purchase(tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], external_ref=body["external_ref"])
+        done = services.purchase(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], external_ref=body["external_ref"],
+            priority=body["priority"], expires_at=body["expires_at"],
+        )  # fmt: skip
+        return representations.transaction(done)
+
+
+@extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class GrantView(CreditsWrite):
+    op, serializer_class, required_scopes, success_status = "grant", GrantSerializer, {"POST": "credits:purchase"}, 201
+
+    def perform(self, *, tenant_id, body, actor):
+        done = services.grant(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, category=body["category"], priority=body["priority"],
+            expires_at=body["expires_at"], description=body["description"],
+        )  # fmt: skip
         return representations.transaction(done)
 
 
@@ -175,10 +193,20 @@ class BalanceView(APIView):
             return Response(selectors.balance_at(tenant_id=tenant_id, at=query["at"]))
         read = selectors.balance_cached(tenant_id=tenant_id)
         if read is None:
-            services.holds_expire_due(tenant_id=tenant_id)
+            services.expire_due(tenant_id=tenant_id)
             read = selectors.balance_cached(tenant_id=tenant_id)
         headers = {"X-Cache": read.tier} | ({"X-Cache-Stale": "true"} if read.stale else {})
         return Response(read.body, headers=headers)
+
+
+@extend_schema(responses={200: GrantListResponse, **READ_ERRORS}, parameters=[GrantsQuerySerializer])
+class GrantsView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = _settled(resolve_tenant(request.user, tenant_id))
+        query = _validated(GrantsQuerySerializer, request.query_params)
+        return Response({"tenant_id": tenant_id, "results": selectors.grants_list(tenant_id=tenant_id, include_spent=query["include_spent"])})
 
 
 @extend_schema(responses={200: ReservationResponse, **READ_ERRORS})

@@ -46,3 +46,7 @@ class IdempotencyKeyReused(ApplicationError):
 
 class FigureOutOfRange(Conflict):
     default_message = "The change would take a stored figure beyond its range; nothing changed."
+
+
+class GrantAlreadyExpired(InvalidRequest):
+    default_message = "expires_at must be in the future."
