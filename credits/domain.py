@@ -85,3 +85,13 @@ class Grant:
             grant_id=grant.grant_id, category=grant.category, priority=grant.priority, amount=grant.amount,
             remaining=grant.remaining, held=grant.held, expires_at=grant.expires_at, created_at=grant.created_at,
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of a batch: the service to run (``op``), its tenant, and the
+    service's other keyword arguments."""
+
+    op: str
+    tenant_id: str
+    arguments: dict[str, Any]

@@ -50,3 +50,9 @@ class FigureOutOfRange(Conflict):
 
 class GrantAlreadyExpired(InvalidRequest):
     default_message = "expires_at must be in the future."
+
+
+class OperationForbidden(ApplicationError):
+    code = "forbidden"
+    http_status = 403
+    default_message = "This API key lacks the scope an operation needs."

@@ -114,6 +114,58 @@ class RefundSerializer(StrictSerializer):
     idempotency_key = IdempotencyKeyField()
 
 
+# --- batches: each operation is its route's body without idempotency_key ---------------
+
+
+class _BatchConsume(ConsumeSerializer):
+    idempotency_key = None
+
+
+class _BatchPurchase(PurchaseSerializer):
+    idempotency_key = None
+
+
+class _BatchGrant(GrantSerializer):
+    idempotency_key = None
+
+
+class _BatchReserve(ReserveSerializer):
+    idempotency_key = None
+
+
+class _BatchCapture(StrictSerializer):
+    reservation_id = StrictCharField(max_length=40)
+    amount = amount_field(required=False)
+
+
+class _BatchRelease(StrictSerializer):
+    reservation_id = StrictCharField(max_length=40)
+
+
+class _BatchRefund(RefundSerializer):
+    idempotency_key = None
+
+
+# op -> (its body's serializer, the scope its route needs)
+BATCH_OPERATIONS: dict[str, tuple[type[StrictSerializer], str]] = {
+    "consume": (_BatchConsume, "credits:consume"),
+    "purchase": (_BatchPurchase, "credits:purchase"),
+    "grant": (_BatchGrant, "credits:purchase"),
+    "reserve": (_BatchReserve, "credits:reserve"),
+    "capture": (_BatchCapture, "credits:reserve"),
+    "release": (_BatchRelease, "credits:reserve"),
+    "refund": (_BatchRefund, "credits:purchase"),
+}
+
+
+class BatchSerializer(StrictSerializer):
+    """The envelope; each operation is checked by its own serializer (apis.BatchView),
+    so that a refusal can name its index."""
+
+    operations = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=1000)
+    idempotency_key = IdempotencyKeyField()
+
+
 class PageQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=50)
     cursor = serializers.CharField(max_length=200, required=False)
@@ -220,3 +272,7 @@ class AuditVerifyResponse(serializers.Serializer):
     length = serializers.IntegerField()
     head_hash = serializers.CharField()
     broken_at_seq = serializers.IntegerField(allow_null=True)
+
+
+class BatchResponse(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField(), help_text="Each operation's answer: a transaction or a reservation.")
