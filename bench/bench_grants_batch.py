@@ -4,7 +4,8 @@ Calls the WSGI application directly (no HTTP server) against a throw-away Postgr
 database and prints, as medians over interleaved rounds:
 - POST /credits/consume for a tenant with one live grant and for one with five (the
   drawing order, the grants read with the lock and the grants written with the change
-  must keep it within 10% of one grant), with PostgreSQL round trips per request;
+  must keep it within 10% of one grant), with the statements per request and this
+  process's CPU time per request (less sensitive to other load than wall time);
 - one POST /credits/batch of 1,000 consumes against one POST /credits/consume (the
   target: under 20x).
 Rounds alternate the cases so drifting machine load hits them alike; the load average is
@@ -77,13 +78,17 @@ def main() -> None:
         queries[0] += 1
         return execute(sql, params, many, context)
 
-    def consumes(tenant: str, key: str, n: int) -> tuple[float, float]:
+    cpu = {"one": [], "five": []}
+
+    def consumes(tenant: str, key: str, n: int, case: str = "") -> tuple[float, float]:
         queries[0] = 0
         with connection.execute_wrapper(count):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for i in range(n):
                 call("/credits/consume", key, {"tenant_id": tenant, "amount": 1, "idempotency_key": f"c-{time.time_ns()}-{i}"})
-            elapsed = time.perf_counter() - start
+            elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        if case:
+            cpu[case].append(elapsed_cpu / n * 1000)
         return elapsed / n * 1000, queries[0] / n
 
     batch_body = [{"op": "consume", "tenant_id": bulk, "amount": 1}] * 1000
@@ -98,9 +103,9 @@ def main() -> None:
     rows: dict[str, list[float]] = {"one": [], "five": [], "single": [], "batch": []}
     statements = {}
     for _ in range(args.rounds):
-        ms, statements["one"] = consumes(one, key_one, args.requests)
+        ms, statements["one"] = consumes(one, key_one, args.requests, "one")
         rows["one"].append(ms)
-        ms, statements["five"] = consumes(five, key_five, args.requests)
+        ms, statements["five"] = consumes(five, key_five, args.requests, "five")
         rows["five"].append(ms)
         rows["single"].append(consumes(bulk, key_bulk, 100)[0])
         rows["batch"].append(batches(args.batches))
@@ -109,6 +114,8 @@ def main() -> None:
     print(f"  consume, 1 live grant:   {med['one']:.3f} ms/request   ({statements['one']:.1f} statements/request)")
     print(f"  consume, 5 live grants:  {med['five']:.3f} ms/request   ({statements['five']:.1f} statements/request)")
     print(f"  5 grants / 1 grant:      {med['five'] / med['one']:.3f}   per round: " + " ".join(f"{f / o:.3f}" for f, o in zip(rows["five"], rows["one"], strict=True)))
+    cpu_one, cpu_five = statistics.median(cpu["one"]), statistics.median(cpu["five"])
+    print(f"  this process's CPU per consume: 1 grant {cpu_one:.3f} ms, 5 grants {cpu_five:.3f} ms, ratio {cpu_five / cpu_one:.3f}")
     print(f"  batch of 1,000 consumes: {med['batch']:.1f} ms   single consume: {med['single']:.3f} ms   ratio {med['batch'] / med['single']:.1f}x")
     print("  per round batch/single:  " + " ".join(f"{b / s:.1f}x" for b, s in zip(rows["batch"], rows["single"], strict=True)))
 

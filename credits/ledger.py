@@ -138,25 +138,33 @@ def _select_locked(tenant_id: str) -> Account | None:
     return account
 
 
-# Inside ``batch()``: the accounts this transaction has locked, kept current by ``record``,
-# and the balance each publishes once the batch commits.
-_batch: ContextVar[dict[str, Account] | None] = ContextVar("credits_batch", default=None)
-_batch_snapshots: ContextVar[dict[str, Snapshot] | None] = ContextVar("credits_batch_snapshots", default=None)
+@dataclass
+class _Batch:
+    accounts: dict[str, Account]  # locked by this transaction, kept current by record()
+    touched: set[str]  # accounts whose last balance is published after commit
+    entries: list[dict]  # ledger entries and audit links not yet written
+
+
+# Set inside ``batch()``.
+_batch: ContextVar[_Batch | None] = ContextVar("credits_batch", default=None)
 
 
 @contextmanager
 def batch() -> Iterator[None]:
     """Many changes in one transaction (``services.batch``): an account locked once stays
-    locked and in memory, so later operations on it need no round trip, and caches hear
-    of each account's last figures once, after commit, instead of after every change."""
-    accounts: dict[str, Account] = {}
-    snapshots: dict[str, Snapshot] = {}
-    tokens = _batch.set(accounts), _batch_snapshots.set(snapshots)
+    locked and in memory, so later operations on it need no round trip; the entries, the
+    accounts' figures and the grants are written together (``flush``: one statement on
+    PostgreSQL) when the batch ends or something must read them; caches hear of each
+    account's last figures once, after commit."""
+    state = _Batch({}, set(), [])
+    token = _batch.set(state)
     try:
         yield
+        flush()
     finally:
-        _batch.reset(tokens[0])
-        _batch_snapshots.reset(tokens[1])
+        _batch.reset(token)
+
+    snapshots = {tenant_id: Snapshot.of(state.accounts[tenant_id]) for tenant_id in state.touched}
 
     def publish_all() -> None:
         for tenant_id, snapshot in snapshots.items():
@@ -165,13 +173,81 @@ def batch() -> Iterator[None]:
     transaction.on_commit(publish_all)
 
 
+_PG_FLUSH = f"""
+WITH entries AS (SELECT e, n FROM json_array_elements(%(entries)s::json) WITH ORDINALITY AS x(e, n)),
+     ledger AS (
+       INSERT INTO credits_ledgerentry {_LEDGER_COLUMNS}
+       SELECT e->>'public_id', e->>'tenant_id', e->>'type', (e->>'amount')::bigint, (e->>'balance')::bigint,
+              (e->>'reserved_funds')::bigint, (e->>'total_spent')::bigint, (e->>'total_purchased')::bigint, e->>'description',
+              (e->'metadata')::jsonb, e->>'reference', e->>'external_ref', e->>'actor', (e->>'now')::timestamptz, (e->'grants')::jsonb
+         FROM entries ORDER BY n),
+     audit AS (
+       INSERT INTO credits_auditentry {_AUDIT_COLUMNS}
+       SELECT e->>'tenant_id', (e->>'seq')::bigint, e->>'prev_hash', e->>'hash', e->>'type', (e->>'amount')::bigint,
+              (e->>'balance')::bigint, (e->>'reserved_funds')::bigint, e->>'public_id', e->>'actor', e->>'stamp'
+         FROM entries ORDER BY n),
+     accounts AS (
+       UPDATE credits_account a SET balance = v.balance, reserved_funds = v.reserved_funds, total_spent = v.total_spent,
+              total_purchased = v.total_purchased, audit_seq = v.seq, audit_head = v.hash, next_hold_expiry = v.next_hold_expiry,
+              next_grant_expiry = v.next_grant_expiry, updated_at = v.now
+         FROM json_to_recordset(%(accounts)s::json) AS v(tenant_id text, balance bigint, reserved_funds bigint, total_spent bigint,
+              total_purchased bigint, seq bigint, hash text, next_hold_expiry timestamptz, next_grant_expiry timestamptz, now timestamptz)
+        WHERE a.tenant_id = v.tenant_id),
+     grants_changed AS (
+       UPDATE credits_grant g SET remaining = v.remaining, held = v.held
+         FROM json_to_recordset(%(grants_changed)s::json) AS v(public_id text, remaining bigint, held bigint)
+        WHERE g.public_id = v.public_id)
+INSERT INTO credits_grant {_GRANT_COLUMNS}
+SELECT v.public_id, v.tenant_id, v.category, v.priority, v.amount, v.remaining, v.held, v.expires_at, v.description, v.created_at
+  FROM json_to_recordset(%(grants_new)s::json) AS v(public_id text, tenant_id text, category text, priority smallint, amount bigint,
+       remaining bigint, held bigint, expires_at timestamptz, description text, created_at timestamptz)
+"""  # noqa: S608 - fixed fragments, values are parameters
+
+
+def flush() -> None:
+    """Write what the batch has recorded so far. Called when the batch ends, and by any
+    operation that must read the ledger (a refund looks up the consume it refunds)."""
+    state = _batch.get()
+    if state is None or not state.entries:
+        return
+    entries, state.entries = state.entries, []
+    touched = {entry["tenant_id"] for entry in entries}
+    accounts = []
+    created, altered = [], []
+    for tenant_id in touched:
+        account = state.accounts[tenant_id]
+        accounts.append({
+            "tenant_id": tenant_id, "balance": account.balance, "reserved_funds": account.reserved_funds,
+            "total_spent": account.total_spent, "total_purchased": account.total_purchased, "seq": account.audit_seq,
+            "hash": account.audit_head, "next_hold_expiry": account.next_hold_expiry, "next_grant_expiry": account.next_grant_expiry,
+            "now": account.updated_at,
+        })  # fmt: skip
+        new_rows, old_rows = _touched_grants(account)
+        created += [{**row, "tenant_id": tenant_id} for row in new_rows]
+        altered += old_rows
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = {"entries": entries, "accounts": accounts, "grants_new": created, "grants_changed": altered}
+            cursor.execute(_PG_FLUSH, {name: json.dumps(value, default=datetime.isoformat) for name, value in rows.items()})
+            return
+        for entry in entries:
+            for statement in _PORTABLE_WRITE[1:]:
+                cursor.execute(statement, {**entry, "metadata": json.dumps(entry["metadata"]), "grants": json.dumps(entry["grants"])})
+        for row in accounts:
+            cursor.execute(_PORTABLE_WRITE[0], row)
+        for row in created:
+            cursor.execute(_PORTABLE_GRANT_INSERT, row)
+        for row in altered:
+            cursor.execute(_PORTABLE_GRANT_UPDATE, row)
+
+
 def lock(tenant_id: str, *, active_only: bool = True) -> Account:
     """Lock the tenant's account row for the rest of this transaction, opening it on first
     use. A missing (or, for clients, deactivated) tenant is AccountNotFound, whose 404
     reads exactly like another tenant's (CONTRACT §1a)."""
-    locked = _batch.get()
-    if locked is not None and tenant_id in locked:
-        return locked[tenant_id]
+    state = _batch.get()
+    if state is not None and tenant_id in state.accounts:
+        return state.accounts[tenant_id]
     account = _select_locked(tenant_id)
     if account is None:
         try:
@@ -182,8 +258,8 @@ def lock(tenant_id: str, *, active_only: bool = True) -> Account:
         account = _select_locked(tenant_id)
     if account is None or (active_only and not account.tenant_active):
         raise AccountNotFound()
-    if locked is not None:
-        locked[tenant_id] = account
+    if state is not None:
+        state.accounts[tenant_id] = account
     return account
 
 
@@ -239,15 +315,22 @@ def record(
     }  # fmt: skip
     link["hash"] = chain.entry_hash(link)
     account.audit_seq, account.audit_head, account.updated_at = link["seq"], link["hash"], now
-    touched_new, touched_old = _touched_grants(account)
     account.next_grant_expiry = grants.next_expiry(account.grant_list)
     params = {
         **figures, "tenant_id": account.tenant_id, "seq": link["seq"], "prev_hash": link["prev_hash"], "hash": link["hash"],
         "next_hold_expiry": account.next_hold_expiry, "next_grant_expiry": account.next_grant_expiry, "now": now, "stamp": stamp,
         "public_id": entry.public_id, "type": change.type, "amount": change.amount, "description": entry.description,
-        "metadata": json.dumps(entry.metadata), "reference": reference, "external_ref": entry.external_ref, "actor": actor,
-        "grants": json.dumps(entry.grants),
+        "metadata": entry.metadata, "reference": reference, "external_ref": entry.external_ref, "actor": actor, "grants": entry.grants,
     }  # fmt: skip
+    state = _batch.get()
+    if state is not None:
+        # Written by flush(), with the account's last figures and the grants as they end.
+        state.entries.append(params)
+        state.touched.add(account.tenant_id)
+        return entry
+    snapshot = Snapshot.of(account)
+    touched_new, touched_old = _touched_grants(account)
+    params.update(metadata=json.dumps(entry.metadata), grants=json.dumps(entry.grants))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             grant_rows = {"grants_new": json.dumps(touched_new, default=datetime.isoformat), "grants_changed": json.dumps(touched_old)}
@@ -260,12 +343,7 @@ def record(
             for row in touched_old:
                 cursor.execute(_PORTABLE_GRANT_UPDATE, row)
     # Caches learn of the change after commit, never before (a rollback must not leak).
-    snapshot = Snapshot.of(account)
-    pending = _batch_snapshots.get()
-    if pending is not None:
-        pending[account.tenant_id] = snapshot
-    else:
-        transaction.on_commit(lambda tenant_id=account.tenant_id: balances.publish(tenant_id, snapshot))
+    transaction.on_commit(lambda tenant_id=account.tenant_id: balances.publish(tenant_id, snapshot))
     return entry
 
 

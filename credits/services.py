@@ -216,6 +216,7 @@ def release(*, tenant_id: str, reservation_id: str, actor: str) -> domain.Reserv
 def refund(*, tenant_id: str, transaction_id: str, actor: str, amount: int | None = None) -> domain.Transaction:
     now = timezone.now()
     account = _locked(tenant_id, now)
+    ledger.flush()  # in a batch, the consume refunded may still be waiting to be written
     original = LedgerEntry.objects.filter(account=account, public_id=transaction_id, type__in=[EntryType.CONSUME, EntryType.CAPTURE]).first()
     if original is None:
         raise TransactionNotFound("No consume or capture with this id for this tenant.")

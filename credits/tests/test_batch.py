@@ -164,3 +164,30 @@ def test_batches_locking_the_same_tenants_in_opposite_orders_never_deadlock(make
     assert all(statuses == [200] * 15 for statuses in results), results
     assert Account.objects.get(tenant_id=A).balance + Account.objects.get(tenant_id=B).balance == 2 * 10**6 - 4 * 15 * 21
     assert selectors.verify_chain(tenant_id=A)["valid"] is True and selectors.verify_chain(tenant_id=B)["valid"] is True
+
+
+def test_later_operations_see_earlier_ones_of_the_same_batch(client_a):
+    response = batch(client_a, [
+        {"op": "grant", "tenant_id": A, "amount": 40, "priority": 0},
+        {"op": "consume", "tenant_id": A, "amount": 70},
+        {"op": "reserve", "tenant_id": A, "amount": 20},
+    ])  # fmt: skip
+    consume, hold = response.json()["results"][1], response.json()["results"][2]
+    second = batch(client_a, [
+        {"op": "refund", "tenant_id": A, "transaction_id": consume["transaction_id"], "amount": 5},
+        {"op": "consume", "tenant_id": A, "amount": 3},
+        {"op": "refund", "tenant_id": A, "transaction_id": consume["transaction_id"], "amount": 65},
+        {"op": "capture", "reservation_id": hold["reservation_id"], "amount": 4},
+        {"op": "consume", "tenant_id": A, "amount": 1},
+    ])  # fmt: skip
+    assert second.status_code == 200, second.json()
+    results = second.json()["results"]
+    # The last refund found the first one (written mid-batch) and took exactly the rest.
+    assert [r["amount"] for r in results[0:3:2]] == [5, 65]
+    balances = [r["balance"] for r in results if "balance" in r]
+    assert balances == [75, 72, 137, 137 - 4 - 1]
+    history = client_a.get(f"/credits/transactions/{A}", {"limit": 5}).json()["results"]
+    assert [t["type"] for t in history] == ["consume", "capture", "refund", "consume", "refund"]
+    body = client_a.get(f"/credits/balance/{A}").json()
+    assert body["balance"] == 132 and body["balance"] == sum(g["remaining"] for g in body["grants"])
+    assert selectors.verify_chain(tenant_id=A)["valid"] is True

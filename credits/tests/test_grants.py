@@ -258,3 +258,23 @@ def test_existing_balances_and_holds_migrate_into_one_paid_grant():
     assert services.capture(tenant_id="org-old", reservation_id="rsv_old", actor="t", amount=150).status == "captured"
     migrated.refresh_from_db()
     assert (migrated.remaining, migrated.held) == (550, 0)
+
+
+def test_the_admin_shows_grants_on_the_account_and_grants_through_the_service(make_tenant, admin_client):
+    make_tenant(TENANT, credits=10)
+    response = admin_client.post(
+        "/admin/credits/account/",
+        {"action": "grant_credits", "_selected_action": [TENANT], "apply": "1", "amount": "25", "category": "promotional", "priority": "5"},
+    )
+    assert response.status_code == 302
+    made = Grant.objects.get(account_id=TENANT, priority=5)
+    assert (made.category, made.remaining) == ("promotional", 25)
+    assert LedgerEntry.objects.filter(account_id=TENANT, type="grant", actor="admin:admin", amount=25).exists()
+    page = admin_client.get(f"/admin/credits/account/{TENANT}/change/").content.decode()
+    assert made.public_id in page and Grant.objects.get(account_id=TENANT, priority=50).public_id in page
+    past = admin_client.post(
+        "/admin/credits/account/",
+        {"action": "grant_credits", "_selected_action": [TENANT], "apply": "1", "amount": "5", "expires_at": "2001-01-01 00:00:00"},
+        follow=True,
+    )
+    assert past.status_code == 200 and Grant.objects.filter(account_id=TENANT).count() == 2
