@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from credits.models import MAX_AMOUNT
@@ -26,6 +28,7 @@ class IdempotencyKeyField(StrictCharField):
         return value
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class Rfc3339Field(serializers.Field):
     """An RFC 3339 timestamp with its offset (``Z`` or ``±hh:mm``): a moment, never a local time."""
 
