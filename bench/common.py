@@ -53,7 +53,7 @@ def bench_env(database: str, **extra: str) -> dict[str, str]:
 def fresh_database(env: dict[str, str], database: str) -> None:
     for sql in (f"DROP DATABASE IF EXISTS {database}", f"CREATE DATABASE {database}"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True)
-    subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", "15", "FLUSHDB"], check=True, capture_output=True)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env=env)
 
 

@@ -61,8 +61,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @console_view
 def tenant(request: HttpRequest, tenant_id: str) -> HttpResponse:
     tenant_id = _tenant(tenant_id)
-    if credits_selectors.holds_due(tenant_id=tenant_id):  # reads never write: release expired holds first
-        credits_services.holds_expire_due(tenant_id=tenant_id)
+    if credits_selectors.expiry_due(tenant_id=tenant_id):  # reads never write: settle expired holds and grants first
+        credits_services.expire_due(tenant_id=tenant_id)
     page = selectors.tenant_page(tenant_id=tenant_id, cursor=request.GET.get("cursor") or None)
     page["chart"] = present.balance_chart(page["series"], tenant_id)
     return render(request, "console/tenant.html", page)

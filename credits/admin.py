@@ -11,8 +11,9 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 
 from credits import selectors, services
-from credits.models import MAX_AMOUNT, Account, AuditEntry, LedgerEntry, Reservation
+from credits.models import MAX_AMOUNT, Account, AuditEntry, Grant, GrantCategory, LedgerEntry, Reservation
 from shieldx.admin import ReadOnlyMixin
+from shieldx.errors import ApplicationError
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
@@ -21,7 +22,28 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 class GrantForm(forms.Form):
     amount = forms.IntegerField(min_value=1, max_value=MAX_AMOUNT)
+    category = forms.ChoiceField(choices=GrantCategory.choices, initial=GrantCategory.PROMOTIONAL, required=False)
+    priority = forms.IntegerField(min_value=0, max_value=100, initial=50, required=False)
+    expires_at = forms.DateTimeField(required=False, help_text="Empty: never expires.")
     description = forms.CharField(max_length=500, required=False)
+
+
+class GrantInline(admin.TabularInline):
+    """The account's grants, read-only: grants change only through the services."""
+
+    model = Grant
+    fields = ("public_id", "category", "priority", "amount", "remaining", "held", "expires_at", "created_at")
+    readonly_fields = fields
+    ordering = ("-remaining", "priority", "expires_at")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Account)
@@ -29,6 +51,7 @@ class AccountAdmin(ReadOnlyAdmin):
     list_display = ("tenant", "balance", "reserved_funds", "available", "total_spent", "total_purchased", "audit_seq", "updated_at")
     search_fields = ("tenant__tenant_id", "tenant__name")
     actions = ["grant_credits", "verify_audit_chain"]
+    inlines = [GrantInline]
 
     @admin.action(description="Grant credits")
     def grant_credits(self, request, queryset):
@@ -37,7 +60,15 @@ class AccountAdmin(ReadOnlyAdmin):
             if form.is_valid():
                 actor = f"admin:{request.user.get_username()}"
                 for account in queryset:
-                    services.grant(tenant_id=account.tenant_id, amount=form.cleaned_data["amount"], actor=actor, description=form.cleaned_data["description"])
+                    data = form.cleaned_data
+                    try:
+                        services.grant(
+                            tenant_id=account.tenant_id, amount=data["amount"], actor=actor, category=data["category"] or GrantCategory.PROMOTIONAL,
+                            priority=50 if data["priority"] is None else data["priority"], expires_at=data["expires_at"], description=data["description"],
+                        )  # fmt: skip
+                    except ApplicationError as exc:
+                        self.message_user(request, f"{account.tenant_id}: {exc.message}", messages.ERROR)
+                        return None
                 self.message_user(request, f"Granted {form.cleaned_data['amount']} credits to {queryset.count()} account(s).", messages.SUCCESS)
                 return None
         else:

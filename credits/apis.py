@@ -5,21 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from credits import idempotency, metrics, representations, selectors, services
-from credits.exceptions import ReservationNotFound
+from credits import domain, idempotency, metrics, representations, selectors, services
+from credits.exceptions import OperationForbidden, ReservationNotFound
 from credits.serializers import (
+    BATCH_OPERATIONS,
     AuditPageResponse,
     AuditQuerySerializer,
     AuditVerifyResponse,
     BalanceQuerySerializer,
     BalanceResponse,
+    BatchResponse,
+    BatchSerializer,
     CaptureSerializer,
     ConsumeSerializer,
+    GrantListResponse,
+    GrantSerializer,
+    GrantsQuerySerializer,
     IdempotencyKeyField,
     PageQuerySerializer,
     PurchaseSerializer,
@@ -30,7 +37,7 @@ from credits.serializers import (
     TransactionPageResponse,
     TransactionResponse,
 )
-from shieldx.auth import resolve_tenant
+from shieldx.auth import Principal, resolve_tenant
 from shieldx.errors import ApplicationError, InvalidRequest, NotFound
 from shieldx.openapi import errors
 
@@ -57,9 +64,9 @@ def _idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
 
 
 def _settled(tenant_id: str) -> str:
-    """Release the tenant's expired holds before a read, so it shows them released."""
-    if selectors.holds_due(tenant_id=tenant_id):
-        services.holds_expire_due(tenant_id=tenant_id)
+    """Settle the tenant's expired holds and grants before a read, so it shows them settled."""
+    if selectors.expiry_due(tenant_id=tenant_id):
+        services.expire_due(tenant_id=tenant_id)
     return tenant_id
 
 
@@ -121,7 +128,22 @@ class PurchaseView(CreditsWrite):
     op, serializer_class, required_scopes, success_status = "purchase", PurchaseSerializer, {"POST": "credits:purchase"}, 201
 
     def perform(self, *, tenant_id, body, actor):
-        done = services.purchase(tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], external_ref=body["external_ref"])
+        done = services.purchase(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, description=body["description"], external_ref=body["external_ref"],
+            priority=body["priority"], expires_at=body["expires_at"],
+        )  # fmt: skip
+        return representations.transaction(done)
+
+
+@extend_schema(responses={201: TransactionResponse, **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class GrantView(CreditsWrite):
+    op, serializer_class, required_scopes, success_status = "grant", GrantSerializer, {"POST": "credits:purchase"}, 201
+
+    def perform(self, *, tenant_id, body, actor):
+        done = services.grant(
+            tenant_id=tenant_id, amount=body["amount"], actor=actor, category=body["category"], priority=body["priority"],
+            expires_at=body["expires_at"], description=body["description"],
+        )  # fmt: skip
         return representations.transaction(done)
 
 
@@ -164,6 +186,58 @@ class RefundView(CreditsWrite):
         return representations.transaction(done)
 
 
+class _AnyKey(BasePermission):
+    """The batch route itself needs no scope; each of its operations needs its route's."""
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, Principal)
+
+
+def _batch_operation(principal: Principal, index: int, raw: Any, checkers: dict[str, Any]) -> domain.Operation:
+    """One operation of a batch, checked like its route: body (400), scope (403), tenant (404).
+    ``checkers`` holds one serializer per kind of operation, made once per batch (making
+    one per operation cost more than the operation itself)."""
+    if not isinstance(raw, dict) or raw.get("op") not in BATCH_OPERATIONS:
+        raise InvalidRequest("Each operation is an object whose op is one of: " + ", ".join(BATCH_OPERATIONS), details={"index": index, "field": "op"})
+    serializer_class, scope = BATCH_OPERATIONS[raw["op"]]
+    checker = checkers.get(raw["op"]) or checkers.setdefault(raw["op"], serializer_class())
+    try:
+        arguments = dict(checker.run_validation({k: v for k, v in raw.items() if k != "op"}))
+    except ValidationError as exc:
+        raise InvalidRequest("An operation's body is invalid.", details={"index": index, "fields": exc.detail}) from None
+    if not principal.has_scope(scope):
+        raise OperationForbidden(f"This API key lacks the scope {scope!r}.", details={"index": index, "scope": scope})
+    try:
+        if "reservation_id" in arguments:
+            tenant_id = _reservation_tenant(principal, arguments["reservation_id"])
+        else:
+            tenant_id = resolve_tenant(principal, arguments.pop("tenant_id"))
+    except ApplicationError as exc:
+        exc.details = {**exc.details, "index": index}
+        raise
+    return domain.Operation(op=raw["op"], tenant_id=tenant_id, arguments=arguments)
+
+
+def _rendered(value: domain.Transaction | domain.Reservation) -> dict[str, Any]:
+    return representations.reservation(value) if isinstance(value, domain.Reservation) else representations.transaction(value)
+
+
+@extend_schema(request=BatchSerializer, responses={200: BatchResponse, 402: errors(402)[402], **WRITE_ERRORS}, parameters=[KEY_HEADER])
+class BatchView(CreditsWrite):
+    """POST /credits/batch (CONTRACT §3a): all or nothing, in one transaction."""
+
+    op, serializer_class, permission_classes = "batch", BatchSerializer, [_AnyKey]
+
+    def tenant_for(self, request, body):
+        checkers: dict[str, Any] = {}
+        self.operations = [_batch_operation(request.user, index, raw, checkers) for index, raw in enumerate(body["operations"])]
+        # Keys are scoped to a tenant: the key's own, or for an operator the first operation's.
+        return request.user.tenant_id or self.operations[0].tenant_id
+
+    def perform(self, *, tenant_id, body, actor):
+        return {"results": [_rendered(value) for value in services.batch(operations=self.operations, actor=actor)]}
+
+
 @extend_schema(responses={200: BalanceResponse, **READ_ERRORS}, parameters=[BalanceQuerySerializer])
 class BalanceView(APIView):
     required_scopes = {"GET": "credits:read"}
@@ -175,10 +249,20 @@ class BalanceView(APIView):
             return Response(selectors.balance_at(tenant_id=tenant_id, at=query["at"]))
         read = selectors.balance_cached(tenant_id=tenant_id)
         if read is None:
-            services.holds_expire_due(tenant_id=tenant_id)
+            services.expire_due(tenant_id=tenant_id)
             read = selectors.balance_cached(tenant_id=tenant_id)
         headers = {"X-Cache": read.tier} | ({"X-Cache-Stale": "true"} if read.stale else {})
         return Response(read.body, headers=headers)
+
+
+@extend_schema(responses={200: GrantListResponse, **READ_ERRORS}, parameters=[GrantsQuerySerializer])
+class GrantsView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = _settled(resolve_tenant(request.user, tenant_id))
+        query = _validated(GrantsQuerySerializer, request.query_params)
+        return Response({"tenant_id": tenant_id, "results": selectors.grants_list(tenant_id=tenant_id, include_spent=query["include_spent"])})
 
 
 @extend_schema(responses={200: ReservationResponse, **READ_ERRORS})

@@ -9,8 +9,8 @@ Correctness rests on the account's ``audit_seq``, which grows with every balance
   the subscription drops, and each entry is trusted for at most ``L1_TTL`` seconds even if
   a message were lost. Staleness bound across processes: the pub/sub delivery time
   (well under a millisecond here), and never more than ``L1_TTL``.
-- A cached balance whose earliest hold expiry has passed is not served: the read goes to
-  L3, which releases the expired holds first.
+- A cached balance whose earliest hold or grant expiry has passed is not served: the read goes to
+  L3, which releases the expired holds and grants first.
 Writes never consult this module: they decide on the locked row.
 """
 
@@ -54,20 +54,21 @@ class Snapshot:
 
     seq: int
     body: dict[str, Any]
-    next_hold_expiry: float | None  # epoch seconds
+    next_expiry: float | None  # epoch seconds: the soonest hold or grant expiry
 
     def is_due(self, now: float) -> bool:
-        return self.next_hold_expiry is not None and self.next_hold_expiry <= now
+        return self.next_expiry is not None and self.next_expiry <= now
 
     @classmethod
     def of(cls, account) -> Snapshot:
+        """The account's balance with its live grants (``account.grant_list``)."""
         from credits.representations import balance
 
-        expiry = account.next_hold_expiry.timestamp() if account.next_hold_expiry else None
-        return cls(account.audit_seq, balance(account), expiry)
+        moments = [m.timestamp() for m in (account.next_hold_expiry, account.next_grant_expiry) if m is not None]
+        return cls(account.audit_seq, balance(account, account.grant_list), min(moments, default=None))
 
     def encode(self) -> str:
-        return json.dumps({"b": self.body, "e": self.next_hold_expiry}, separators=(",", ":"))
+        return json.dumps({"b": self.body, "e": self.next_expiry}, separators=(",", ":"))
 
     @classmethod
     def decode(cls, seq: int, payload: str) -> Snapshot:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from credits import models
+from credits import grants, models
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,19 @@ class Transaction:
     reference: str | None
     metadata: dict[str, Any]
     created_at: datetime
+    # The grants it moved credits into or out of: ({"grant_id", "amount"}, ...).
+    grants: tuple[dict[str, Any], ...] = ()
 
     @property
     def available(self) -> int:
         return self.balance - self.reserved_funds
+
+    @property
+    def grant_id(self) -> str | None:
+        """The grant a purchase or grant created."""
+        if self.type in (models.EntryType.PURCHASE, models.EntryType.GRANT) and self.grants:
+            return self.grants[0]["grant_id"]
+        return None
 
     @classmethod
     def of(cls, entry: models.LedgerEntry, tenant_id: str) -> Transaction:
@@ -36,6 +45,7 @@ class Transaction:
             transaction_id=entry.public_id, tenant_id=tenant_id, type=entry.type, amount=entry.amount,
             description=entry.description, balance=entry.balance_after, reserved_funds=entry.reserved_after,
             reference=entry.reference or None, metadata=entry.metadata, created_at=entry.created_at,
+            grants=tuple(entry.grants or ()),
         )  # fmt: skip
 
 
@@ -56,3 +66,32 @@ class Reservation:
             reservation_id=hold.public_id, tenant_id=tenant_id, amount=hold.amount, captured_amount=hold.captured_amount,
             status=hold.status, description=hold.description, expires_at=hold.expires_at, created_at=hold.created_at,
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    grant_id: str
+    category: str
+    priority: int
+    amount: int
+    remaining: int
+    held: int
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, grant: grants.Grant) -> Grant:
+        return cls(
+            grant_id=grant.grant_id, category=grant.category, priority=grant.priority, amount=grant.amount,
+            remaining=grant.remaining, held=grant.held, expires_at=grant.expires_at, created_at=grant.created_at,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of a batch: the service to run (``op``), its tenant, and the
+    service's other keyword arguments."""
+
+    op: str
+    tenant_id: str
+    arguments: dict[str, Any]

@@ -46,3 +46,13 @@ class IdempotencyKeyReused(ApplicationError):
 
 class FigureOutOfRange(Conflict):
     default_message = "The change would take a stored figure beyond its range; nothing changed."
+
+
+class GrantAlreadyExpired(InvalidRequest):
+    default_message = "expires_at must be in the future."
+
+
+class OperationForbidden(ApplicationError):
+    code = "forbidden"
+    http_status = 403
+    default_message = "This API key lacks the scope an operation needs."

@@ -29,6 +29,9 @@ class Account(models.Model):
     # Earliest expiry among pending holds: lets every write release expired holds
     # lazily without a query when there is nothing to release.
     next_hold_expiry = models.DateTimeField(null=True, blank=True)
+    # Earliest moment a live grant has an unheld remainder to expire: lets the beat task
+    # find due accounts by index, and a cached balance know it has gone stale.
+    next_grant_expiry = models.DateTimeField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -75,6 +78,10 @@ class LedgerEntry(models.Model):
     external_ref = models.CharField(max_length=255, blank=True)
     actor = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+    # The grants this entry moved credits into or out of: [{"grant_id", "amount"}].
+    # Nullable so that adding it kept the append-only table (and its triggers) in place;
+    # entries from before grants existed hold NULL.
+    grants = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "ledger entries"
@@ -102,6 +109,8 @@ class Reservation(models.Model):
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the hold holds of each grant, in drawing order: [{"grant_id", "amount"}].
+    grants = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["account", "status", "expires_at"], name="reservation_pending_expiry")]
@@ -112,6 +121,40 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.status} {self.amount}"
+
+
+class GrantCategory(models.TextChoices):
+    PAID = "paid"
+    PROMOTIONAL = "promotional"
+
+
+class Grant(models.Model):
+    """Credits enter the balance as grants (CONTRACT §3a). ``remaining`` counts what is
+    left of the grant, ``held`` the part of it that pending holds keep; a grant is live
+    while something remains. Rows change only under the account's lock, so the account
+    lock orders every change to them."""
+
+    public_id = models.CharField(max_length=40, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="grants")
+    category = models.CharField(max_length=16, choices=GrantCategory.choices)
+    priority = models.SmallIntegerField(default=50)
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    held = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account"], condition=Q(remaining__gt=0), name="grant_live")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),
+            models.CheckConstraint(condition=Q(priority__gte=0, priority__lte=100), name="grant_priority_range"),
+            models.CheckConstraint(condition=Q(held__gte=0, held__lte=F("remaining")), name="grant_held_within_remaining"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.category} {self.remaining}/{self.amount}"
 
 
 class IdempotencyRecord(models.Model):

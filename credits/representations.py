@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from credits import domain
+from credits import domain, grants
 from credits.models import Account
 from shieldx.timestamps import rfc3339
 
 
-def balance(account: Account) -> dict[str, Any]:
-    return {
+def balance(account: Account, live_grants: Iterable[grants.Grant] | None = None) -> dict[str, Any]:
+    """The balance; with the account's live grants (in drawing order) when given, as the
+    API answers it (CONTRACT §3a). A past balance (``?at=``) has no grants."""
+    body = {
         "tenant_id": account.tenant_id,
         "balance": account.balance,
         "reserved_funds": account.reserved_funds,
         "available": account.balance - account.reserved_funds,
         "total_spent": account.total_spent,
         "total_purchased": account.total_purchased,
+    }
+    if live_grants is not None:
+        body["grants"] = [grant(domain.Grant.of(g)) for g in grants.in_drawing_order(live_grants) if g.remaining > 0]
+    return body
+
+
+def grant(value: domain.Grant) -> dict[str, Any]:
+    return {
+        "grant_id": value.grant_id,
+        "category": value.category,
+        "priority": value.priority,
+        "amount": value.amount,
+        "remaining": value.remaining,
+        "held": value.held,
+        "expires_at": rfc3339(value.expires_at) if value.expires_at else None,
+        "created_at": rfc3339(value.created_at),
     }
 
 
@@ -33,7 +52,8 @@ def transaction(value: domain.Transaction) -> dict[str, Any]:
         "reference": value.reference,
         "metadata": value.metadata,
         "created_at": rfc3339(value.created_at),
-    }
+        "grants": [dict(part) for part in value.grants],
+    } | ({"grant_id": value.grant_id} if value.grant_id else {})
 
 
 def reservation(value: domain.Reservation) -> dict[str, Any]:

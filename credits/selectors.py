@@ -1,11 +1,11 @@
-"""Reads of the credits ledger. None of them writes: where holds have expired but are not
-yet released, a read says so (``holds_due``, or ``balance_cached`` answering None) and the
-caller releases them through ``services.holds_expire_due`` before it reads.
-(CONTRACT §3: expired holds are released automatically.)"""
+"""Reads of the credits ledger. None of them writes: where holds or grants have expired but
+are not yet settled, a read says so (``expiry_due``, or ``balance_cached`` answering None)
+and the caller settles them through ``services.expire_due`` before it reads.
+(CONTRACT §3: expired holds are released automatically; §3a: grants expire whether or not
+anyone is looking.)"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +14,14 @@ from typing import Any
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from credits import chain, domain, representations
+from credits import chain, domain, grants, ledger, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
-from credits.models import Account, AuditEntry, LedgerEntry, Reservation
+from credits.models import Account, AuditEntry, Grant, LedgerEntry, Reservation
 from shieldx import cursors, resilience
 from shieldx.breaker import CLOSED, CircuitOpen
+
+GRANTS_LIMIT = 1000
 
 
 def _account(tenant_id: str) -> Account:
@@ -28,14 +30,33 @@ def _account(tenant_id: str) -> Account:
     return Account.objects.filter(tenant_id=tenant_id).first() or Account(tenant_id=tenant_id)
 
 
-def holds_due(*, tenant_id: str) -> bool:
-    """Whether some of the tenant's holds have expired and wait to be released."""
-    expiry = Account.objects.filter(tenant_id=tenant_id).values_list("next_hold_expiry", flat=True).first()
-    return expiry is not None and expiry <= timezone.now()
+def _live_grants(tenant_id: str) -> list[grants.Grant]:
+    rows = Grant.objects.filter(account_id=tenant_id, remaining__gt=0).values_list(*ledger.GRANT_COLUMNS)
+    return [ledger.grant_of(row) for row in rows]
+
+
+def _due(account: Account, now: datetime) -> bool:
+    return any(moment is not None and moment <= now for moment in (account.next_hold_expiry, account.next_grant_expiry))
+
+
+def expiry_due(*, tenant_id: str) -> bool:
+    """Whether some of the tenant's holds or grants have expired and wait to be settled."""
+    markers = Account.objects.filter(tenant_id=tenant_id).values_list("next_hold_expiry", "next_grant_expiry").first()
+    now = timezone.now()
+    return markers is not None and any(moment is not None and moment <= now for moment in markers)
 
 
 def balance(*, tenant_id: str) -> dict[str, Any]:
-    return representations.balance(_account(tenant_id))
+    return representations.balance(_account(tenant_id), _live_grants(tenant_id))
+
+
+def grants_list(*, tenant_id: str, include_spent: bool = False, limit: int = GRANTS_LIMIT) -> list[dict[str, Any]]:
+    """Live grants in drawing order; with ``include_spent``, then the spent ones, newest first."""
+    live = [representations.grant(domain.Grant.of(g)) for g in grants.in_drawing_order(_live_grants(tenant_id))]
+    if not include_spent or len(live) >= limit:
+        return live[:limit]
+    spent = Grant.objects.filter(account_id=tenant_id, remaining=0).order_by("-id").values_list(*ledger.GRANT_COLUMNS)[: limit - len(live)]
+    return live + [representations.grant(domain.Grant.of(ledger.grant_of(row))) for row in spent]
 
 
 @dataclass(frozen=True)
@@ -48,7 +69,8 @@ class BalanceRead:
 def balance_cached(*, tenant_id: str) -> BalanceRead | None:
     """L1 → L2 → L3; with the database down, any cached value, marked stale. None when
     expired holds wait to be released (release them, then read again)."""
-    snapshot, tier = balances.read_cached(tenant_id, time.time())
+    # The clock the services decide by, so a snapshot is due exactly when they say so.
+    snapshot, tier = balances.read_cached(tenant_id, timezone.now().timestamp())
     if snapshot is not None:
         # While the database is failing nothing can confirm the value: say so.
         return BalanceRead(snapshot.body, tier, stale=resilience.database.state != CLOSED)
@@ -59,8 +81,9 @@ def balance_cached(*, tenant_id: str) -> BalanceRead | None:
         if snapshot is None:
             raise
         return BalanceRead(snapshot.body, tier, stale=True)
-    if account.next_hold_expiry is not None and account.next_hold_expiry <= timezone.now():
+    if _due(account, timezone.now()):
         return None
+    account.grant_list = _live_grants(tenant_id)
     snapshot = Snapshot.of(account)
     if not account._state.adding:  # an account not yet opened is not cached
         balances.store(tenant_id, snapshot)
@@ -139,6 +162,8 @@ def verify_chain(*, tenant_id: str) -> dict[str, Any]:
     broken_at = report.broken_at_seq
     if report.valid and (report.length != account.audit_seq or report.head_hash != account.audit_head):
         broken_at = report.length + 1 if report.length < account.audit_seq else report.length
+    if broken_at is None and not _grants_agree(account):
+        broken_at = account.audit_seq  # the figures as they stand (the head) disagree with the grants
     return {
         "tenant_id": tenant_id,
         "valid": broken_at is None,
@@ -146,6 +171,19 @@ def verify_chain(*, tenant_id: str) -> dict[str, Any]:
         "head_hash": report.head_hash,
         "broken_at_seq": broken_at,
     }
+
+
+def _grants_agree(account: Account) -> bool:
+    """balance = Σ remaining of live grants, reserved funds = Σ held, and each grant's held
+    part is exactly what pending holds hold of it (CONTRACT §3a)."""
+    live = _live_grants(account.tenant_id)
+    if grants.totals(live) != (account.balance, account.reserved_funds):
+        return False
+    held: dict[str, int] = {}
+    for parts in Reservation.objects.filter(account_id=account.tenant_id, status="pending").values_list("grants", flat=True):
+        for part in parts:
+            held[part["grant_id"]] = held.get(part["grant_id"], 0) + part["amount"]
+    return held == {g.grant_id: g.held for g in live if g.held}
 
 
 def tenants_with_accounts() -> list[str]:
@@ -195,6 +233,6 @@ def balance_series(*, tenant_id: str, max_points: int = CONSOLE_SERIES_POINTS) -
 
 
 def reservations_pending(*, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Pending holds, soonest expiry first (release expired ones first: see holds_due)."""
+    """Pending holds, soonest expiry first (release expired ones first: see expiry_due)."""
     rows = Reservation.objects.filter(account_id=tenant_id, status="pending").order_by("expires_at", "id")[:limit]
     return [representations.reservation(domain.Reservation.of(row, tenant_id)) for row in rows]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from credits.models import MAX_AMOUNT
@@ -23,6 +26,31 @@ class IdempotencyKeyField(StrictCharField):
         if _CONTROL.search(value):
             raise serializers.ValidationError("Must not contain control characters.")
         return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class Rfc3339Field(serializers.Field):
+    """An RFC 3339 timestamp with its offset (``Z`` or ``±hh:mm``): a moment, never a local time."""
+
+    default_error_messages = {"invalid": "Must be an RFC 3339 timestamp with a time zone, e.g. 2027-01-31T00:00:00Z."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 40 or "T" not in data.upper():
+            self.fail("invalid")
+        try:
+            moment = datetime.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if moment.tzinfo is None:
+            self.fail("invalid")
+        return moment.astimezone(UTC)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+def priority_field() -> StrictIntegerField:
+    return StrictIntegerField(min_value=0, max_value=100, required=False, default=50)
 
 
 def amount_field(**kwargs) -> StrictIntegerField:
@@ -47,6 +75,22 @@ class PurchaseSerializer(StrictSerializer):
     description = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
     idempotency_key = IdempotencyKeyField()
     external_ref = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+    priority = priority_field()
+    expires_at = Rfc3339Field(required=False, allow_null=True, default=None)
+
+
+class GrantSerializer(StrictSerializer):
+    tenant_id = tenant_field()
+    amount = amount_field()
+    category = serializers.ChoiceField(choices=["paid", "promotional"], required=False, default="promotional")
+    priority = priority_field()
+    expires_at = Rfc3339Field(required=False, allow_null=True, default=None)
+    description = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+    idempotency_key = IdempotencyKeyField()
+
+
+class GrantsQuerySerializer(serializers.Serializer):
+    include_spent = serializers.BooleanField(required=False, default=False)
 
 
 class ReserveSerializer(StrictSerializer):
@@ -73,6 +117,58 @@ class RefundSerializer(StrictSerializer):
     idempotency_key = IdempotencyKeyField()
 
 
+# --- batches: each operation is its route's body without idempotency_key ---------------
+
+
+class _BatchConsume(ConsumeSerializer):
+    idempotency_key = None
+
+
+class _BatchPurchase(PurchaseSerializer):
+    idempotency_key = None
+
+
+class _BatchGrant(GrantSerializer):
+    idempotency_key = None
+
+
+class _BatchReserve(ReserveSerializer):
+    idempotency_key = None
+
+
+class _BatchCapture(StrictSerializer):
+    reservation_id = StrictCharField(max_length=40)
+    amount = amount_field(required=False)
+
+
+class _BatchRelease(StrictSerializer):
+    reservation_id = StrictCharField(max_length=40)
+
+
+class _BatchRefund(RefundSerializer):
+    idempotency_key = None
+
+
+# op -> (its body's serializer, the scope its route needs)
+BATCH_OPERATIONS: dict[str, tuple[type[StrictSerializer], str]] = {
+    "consume": (_BatchConsume, "credits:consume"),
+    "purchase": (_BatchPurchase, "credits:purchase"),
+    "grant": (_BatchGrant, "credits:purchase"),
+    "reserve": (_BatchReserve, "credits:reserve"),
+    "capture": (_BatchCapture, "credits:reserve"),
+    "release": (_BatchRelease, "credits:reserve"),
+    "refund": (_BatchRefund, "credits:purchase"),
+}
+
+
+class BatchSerializer(StrictSerializer):
+    """The envelope; each operation is checked by its own serializer (apis.BatchView),
+    so that a refusal can name its index."""
+
+    operations = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=1000)
+    idempotency_key = IdempotencyKeyField()
+
+
 class PageQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=50)
     cursor = serializers.CharField(max_length=200, required=False)
@@ -90,6 +186,27 @@ class BalanceQuerySerializer(serializers.Serializer):
 # --- response shapes, for the OpenAPI schema only (services build the bodies) ----------
 
 
+class GrantPartResponse(serializers.Serializer):
+    grant_id = serializers.CharField()
+    amount = serializers.IntegerField()
+
+
+class GrantResponse(serializers.Serializer):
+    grant_id = serializers.CharField()
+    category = serializers.ChoiceField(choices=["paid", "promotional"])
+    priority = serializers.IntegerField()
+    amount = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    held = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class GrantListResponse(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    results = GrantResponse(many=True)
+
+
 class BalanceResponse(serializers.Serializer):
     tenant_id = serializers.CharField()
     balance = serializers.IntegerField()
@@ -97,6 +214,7 @@ class BalanceResponse(serializers.Serializer):
     available = serializers.IntegerField()
     total_spent = serializers.IntegerField()
     total_purchased = serializers.IntegerField()
+    grants = GrantResponse(many=True, required=False, help_text="Live grants in drawing order; absent from a past balance (?at=).")
     at = serializers.DateTimeField(required=False, help_text="Present when ?at= was given.")
 
 
@@ -112,6 +230,8 @@ class TransactionResponse(serializers.Serializer):
     reference = serializers.CharField(allow_null=True)
     metadata = serializers.DictField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
+    grants = GrantPartResponse(many=True, help_text="The grants it moved credits into or out of.")
+    grant_id = serializers.CharField(required=False, help_text="Purchases and grants: the grant made.")
 
 
 class ReservationResponse(serializers.Serializer):
@@ -155,3 +275,7 @@ class AuditVerifyResponse(serializers.Serializer):
     length = serializers.IntegerField()
     head_hash = serializers.CharField()
     broken_at_seq = serializers.IntegerField(allow_null=True)
+
+
+class BatchResponse(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField(), help_text="Each operation's answer: a transaction or a reservation.")

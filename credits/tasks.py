@@ -1,4 +1,4 @@
-"""Beat tasks: release expired holds, forget idempotency records after 24 h, verify the
+"""Beat tasks: release expired holds, expire grants, forget idempotency records after 24 h, verify the
 audit chains (the figures feed the audit-chain alert)."""
 
 import logging
@@ -14,6 +14,11 @@ logger = logging.getLogger(__name__)
 @shared_task(name="credits.expire_holds")
 def expire_holds() -> int:
     return services.holds_expire_all_due()
+
+
+@shared_task(name="credits.expire_grants")
+def expire_grants() -> int:
+    return services.grants_expire_all_due()
 
 
 @shared_task(name="credits.purge_idempotency_records")

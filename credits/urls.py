@@ -5,6 +5,9 @@ from credits import apis
 urlpatterns = [
     path("consume", apis.ConsumeView.as_view()),
     path("purchase", apis.PurchaseView.as_view()),
+    path("grants", apis.GrantView.as_view()),
+    path("batch", apis.BatchView.as_view()),
+    path("grants/<str:tenant_id>", apis.GrantsView.as_view()),
     path("reserve", apis.ReserveView.as_view()),
     path("refund", apis.RefundView.as_view()),
     path("balance/<str:tenant_id>", apis.BalanceView.as_view()),

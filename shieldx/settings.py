@@ -190,6 +190,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "credits-expire-holds": {"task": "credits.expire_holds", "schedule": 30.0},
+    "credits-expire-grants": {"task": "credits.expire_grants", "schedule": 30.0},
     "credits-purge-idempotency-records": {"task": "credits.purge_idempotency_records", "schedule": 3600.0},
     "credits-verify-audit-chains": {"task": "credits.verify_audit_chains", "schedule": 3600.0},
 }

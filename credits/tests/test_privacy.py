@@ -18,7 +18,7 @@ def _every_text_in_the_database() -> str:
     """All rows of every credits table, as text."""
     chunks = []
     with connection.cursor() as cursor:
-        for table in ("credits_account", "credits_ledgerentry", "credits_auditentry", "credits_reservation", "credits_idempotencyrecord"):
+        for table in ("credits_account", "credits_ledgerentry", "credits_auditentry", "credits_reservation", "credits_idempotencyrecord", "credits_grant"):
             cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed names
             chunks += [repr(row) for row in cursor.fetchall()]
     return "\n".join(chunks)
