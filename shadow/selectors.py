@@ -63,7 +63,9 @@ def evaluation_samples(*, ev: Evaluation, outcome: str | None, limit: int, curso
         raise EvaluationNotCompleted(f"{ev.public_id} is {ev.status}; its samples are listed once it completes.")
     start_index, start_offset = cursors.decode(cursor, "b", 2) if cursor else (0, 0)
     batches = _stored_batches(ev).filter(index__gte=start_index)
-    if outcome:
+    if outcome == "error":
+        batches = batches.filter(result__errors__gt=0)
+    elif outcome:
         batches = batches.filter(**{f"{OUTCOME_FIELDS[outcome]}__gt": 0})
     page: list[tuple[int, dict[str, Any]]] = []
     next_cursor = None

@@ -144,7 +144,7 @@ class RollbackSerializer(StrictSerializer):
 
 
 class SamplesQuerySerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn"], required=False)
+    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn", "error"], required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
     cursor = serializers.CharField(max_length=200, required=False)
 
@@ -203,6 +203,7 @@ class EvaluationResponse(serializers.Serializer):
     f1_score = serializers.FloatField(required=False)
     accuracy = serializers.FloatField(required=False)
     false_positive_rate = serializers.FloatField(required=False)
+    errors = serializers.IntegerField(required=False, help_text="Samples an engine limit stopped; not in the four counts.")
     sample_size = serializers.IntegerField(required=False)
     by_category = serializers.DictField(child=CategoryFigures(), required=False)
     recommendations = serializers.ListField(child=serializers.CharField(), required=False)
@@ -220,7 +221,8 @@ class SampleResponse(serializers.Serializer):
     body = serializers.CharField()
     label = serializers.CharField()
     category = serializers.CharField()
-    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn"])
+    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn", "error"])
+    error = serializers.CharField(required=False, help_text="Which engine limit stopped the sample (outcome error).")
     predicted_attack = serializers.BooleanField()
     fired = serializers.ListField(child=serializers.CharField())
     score = serializers.IntegerField()

@@ -9,6 +9,10 @@ Public surface (what the Django layer calls):
     merge(results) -> EvaluationResult                  # combine Celery batches
     compare(result_a, result_b) -> Comparison           # McNemar, winner, fired diffs
     crs_rule_config(["942"], paranoia_level=1)          # bundled OWASP CRS as a rule_config
+
+A sample past an engine limit (``limits.py``: 64 KiB per TX value or macro, 1,000 TX
+variables, 50 ms) raises ``EngineLimitExceeded`` from ``match``; ``evaluate`` records
+it as outcome ``"error"`` and counts it in ``errors``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .compiler import RULE_TYPES, compile_rule
 from .crs import crs_files, crs_rule_config, load_crs
 from .errors import RuleError
 from .evaluation import Comparison, EvaluationResult, SampleOutcome, compare, evaluate, merge
+from .limits import MAX_SAMPLE_SECONDS, MAX_TX_VARIABLES, MAX_VALUE_BYTES, EngineLimitExceeded
 from .metrics import Counts, compute_metrics, mcnemar_p_value, recommendations, winner
 from .sample import NormalizedSample
 
@@ -26,7 +31,11 @@ __all__ = [
     "Comparison",
     "CompiledRule",
     "Counts",
+    "EngineLimitExceeded",
     "EvaluationResult",
+    "MAX_SAMPLE_SECONDS",
+    "MAX_TX_VARIABLES",
+    "MAX_VALUE_BYTES",
     "NormalizedSample",
     "RuleError",
     "SampleOutcome",

@@ -181,6 +181,12 @@ def recommendations(
         )
         out.extend(_false_positive_patterns(result))
 
+    if result.errors:
+        out.append(
+            f"{_share(result.errors, result.sample_count)} samples stopped at an engine limit (64 KiB per TX value or macro, "
+            "1,000 TX variables, 50 ms per sample) and are in no count: list them with outcome=error and bound the rule's setvars."
+        )
+
     per_sample_ms = _ms_per_sample(result, elapsed_seconds)
     if per_sample_ms is not None and per_sample_ms > SLOW_MS_PER_SAMPLE:
         out.append(

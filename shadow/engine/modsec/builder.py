@@ -96,6 +96,7 @@ class ProgramBuilder:
             line = self._chain.line if self._chain else 0
             raise RuleError(f"line {line}: rule ends with 'chain' but no SecRule follows", {"line": line})
         self._check_markers()
+        _refuse_unbounded_setvars([i for i in self.items if isinstance(i, Rule) and not i.removed])
         presets = crs_presets(self.paranoia_level, self.threshold)
         block_actions = {phase: d.disruptive for phase, d in self.defaults.items()}
         kept = [i for i in self.items if isinstance(i, Marker) or not i.removed]
@@ -313,3 +314,45 @@ class ProgramBuilder:
                 if setvar.op == "+" and (name in SCORE_VARIABLES or name.startswith("inbound_anomaly_score_pl")):
                     return True
         return False
+
+
+def _refuse_unbounded_setvars(rules: list[Rule]) -> None:
+    """Refuse a ``setvar`` that appends a TX variable to itself, directly
+    (``setvar:tx.a=%{tx.a}%{tx.a}``) or through other setvars (``tx.b=%{tx.a}x`` and
+    ``tx.a=%{tx.b}``): run once per matching value, such text doubles a value per
+    argument, and no finite rule text should be able to do that. A plain copy
+    (``tx.a=%{tx.b}`` and back) cannot grow and stays allowed; growth through dynamic
+    names is left to the per-sample limits."""
+    edges: dict[str, list[tuple[str, bool, int, int]]] = {}
+    for rule in rules:
+        for link in rule.links:
+            for setvar in link.setvars:
+                if setvar.op != "=" or setvar.value is None or setvar.name.static is None:
+                    continue
+                name = setvar.name.static.decode("utf-8").lower()
+                grows = len(setvar.value.parts) > 1
+                for ref in setvar.value.tx_references():
+                    edges.setdefault(name, []).append((ref, grows, rule.id, link.line))
+    for name, outgoing in edges.items():
+        for ref, grows, rule_id, line in outgoing:
+            if grows and _reaches(edges, ref, name):
+                through = "" if ref == name else f" through tx.{ref}"
+                raise RuleError(
+                    f"rule {rule_id} (line {line}): setvar tx.{name} appends tx.{name} to itself{through}, "
+                    "so it can grow without bound",
+                    {"rule_id": rule_id, "line": line, "action": "setvar"},
+                )
+
+
+def _reaches(edges: dict[str, list[tuple[str, bool, int, int]]], start: str, goal: str) -> bool:
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for ref, *_ in edges.get(node, ()):
+            if ref not in seen:
+                seen.add(ref)
+                stack.append(ref)
+    return False

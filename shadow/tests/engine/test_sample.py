@@ -21,14 +21,11 @@ REQUEST = {
 
 def secrule_values(sample: dict, variable: str) -> list[tuple[str, bytes]]:
     """What a SecRule sees for ``variable``: (MATCHED_VAR_NAME, value) per element."""
-    text = (
-        f'SecRule {variable} "@unconditionalMatch" '
-        f"\"id:1,phase:2,pass,setvar:'tx.seen=%{{tx.seen}}|%{{MATCHED_VAR_NAME}}=%{{MATCHED_VAR}}'\""
-    )
-    rule = compile_rule({"type": "modsecurity", "rules": text})
+    # Every element matches, so MATCHED_VARS lists them all in order (an appending
+    # setvar would read better, but the engine refuses self-appending setvars).
+    rule = compile_rule({"type": "modsecurity", "rules": f'SecRule {variable} "@unconditionalMatch" "id:1,phase:2,pass"'})
     txn = rule.program.run(NormalizedSample(sample))
-    seen = txn.tx.get("seen", b"").split(b"|")[1:]
-    return [(item.split(b"=", 1)[0].decode(), item.split(b"=", 1)[1]) for item in seen]
+    return [(name, value) for name, value in txn.matched_vars]
 
 
 # ---- contract targets ---------------------------------------------------------------------
