@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
+from .. import libmodsecurity
 from ..errors import RuleError
 from ..re2util import (
     MAX_INPUT_BYTES,
@@ -31,37 +31,11 @@ if TYPE_CHECKING:
 
 
 def _load_libinjection() -> tuple[Callable[[bytes], bool], Callable[[bytes], bool]] | None:
-    """libinjection's C entry points, from the PyPI package libinjection-python.
-
-    The package's Python functions take str and build a token list per call; calling
-    the C functions it links (libinjection_sqli / libinjection_xss, as ModSecurity
-    does) on the raw bytes is exact and several times faster.
-    """
-    try:
-        import libinjection as module
-    except ImportError:  # pragma: no cover - depends on the environment
+    """libinjection's C entry points as libmodsecurity exports them (``libmodsecurity.py``):
+    the very functions its @detectSQLi/@detectXSS call, on the raw bytes."""
+    if libmodsecurity.LIBRARY is None:
         return None
-    try:
-        library = ctypes.CDLL(module.__file__)
-        c_sqli = library.libinjection_sqli
-        c_sqli.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
-        c_sqli.restype = ctypes.c_int
-        c_xss = library.libinjection_xss
-        c_xss.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        c_xss.restype = ctypes.c_int
-    except (OSError, AttributeError):  # pragma: no cover - unexpected build
-        return (
-            lambda v: bool(module.is_sql_injection(v.decode("utf-8", "replace"))["is_sqli"]),
-            lambda v: bool(module.is_xss(v.decode("utf-8", "replace"))["is_xss"]),
-        )
-
-    def sqli(value: bytes) -> bool:
-        return bool(c_sqli(value, len(value), ctypes.create_string_buffer(8)))
-
-    def xss(value: bytes) -> bool:
-        return bool(c_xss(value, len(value)))
-
-    return sqli, xss
+    return libmodsecurity.detect_sqli, libmodsecurity.detect_xss
 
 
 _LIBINJECTION = _load_libinjection()
@@ -364,7 +338,7 @@ class Libinjection(Operator):
         super().__init__(name, argument, negated)
         if _LIBINJECTION is None:
             raise UnsupportedRule(
-                f"line {line}: operator @{name} needs libinjection, which is not installed (pip install libinjection-python)",
+                f"line {line}: operator @{name} needs libinjection, from libmodsecurity.so.3, which is not installed (apt-get install libmodsecurity3)",
                 {"line": line, "operator": f"@{name}"},
             )
         self.detect = _LIBINJECTION[0] if name.lower() == "detectsqli" else _LIBINJECTION[1]

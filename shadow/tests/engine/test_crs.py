@@ -21,8 +21,8 @@ from shadow.engine.modsec.operators import _LIBINJECTION
 
 DATA = Path(__file__).parent / "data"
 # @detectSQLi/@detectXSS carry much of CRS's detection (942 at PL1: 97% of sqli with
-# libinjection, 69% without); without the package those rules are skipped.
-needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libinjection-python is not installed")
+# libinjection, 69% without); without libmodsecurity3 those rules are skipped.
+needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libmodsecurity3 (libinjection) is not installed")
 ATTACK_SLICES = ("sqli_500", "xss_100", "path_traversal_100", "lfi_100", "cmdi_100")
 
 

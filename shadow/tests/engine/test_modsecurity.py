@@ -7,7 +7,7 @@ import pytest
 from shadow.engine import NormalizedSample, RuleError, compile_rule
 from shadow.engine.modsec.operators import _LIBINJECTION
 
-needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libinjection-python is not installed")
+needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libmodsecurity3 (libinjection) is not installed")
 
 
 def modsec(text: str, **config):
