@@ -35,7 +35,7 @@ class ModSecurityRule(CompiledRule):
         self.program = program
         self.threshold = threshold
         self.paranoia_level = paranoia_level
-        self._score_keys = [f"inbound_anomaly_score_pl{n}" for n in range(1, paranoia_level + 1)]
+        self._score_keys = [f"inbound_anomaly_score_pl{n}" for n in range(1, 5)]
 
     @property
     def unsupported(self) -> list[UnsupportedEntry]:
@@ -43,17 +43,24 @@ class ModSecurityRule(CompiledRule):
         return self.program.unsupported
 
     def score_of(self, tx: dict[str, bytes], implicit: int) -> int:
-        # CRS 4 adds per paranoia level; tx.anomaly_score serves older/custom rules;
-        # `implicit` is the severity of matched rules that set no variable themselves.
+        # CRS 4 adds per paranoia level, up to the blocking level the transaction ended
+        # with (the rule text may set it: its settings win over rule_config's);
+        # tx.anomaly_score serves older/custom rules; `implicit` is the severity of
+        # matched rules that set no variable themselves.
+        level = min(max(_number(tx.get("blocking_paranoia_level", b"0")) or self.paranoia_level, 1), 4)
         total = implicit
-        for key in self._score_keys:
+        for key in self._score_keys[:level]:
             total += _number(tx.get(key, b"0"))
         return total + _number(tx.get("anomaly_score", b"0"))
+
+    def threshold_of(self, tx: dict[str, bytes]) -> int:
+        configured = tx.get("inbound_anomaly_score_threshold")
+        return self.threshold if configured is None else _number(configured)
 
     def match(self, sample: NormalizedSample) -> Verdict:
         txn = self.program.run(sample)
         score = self.score_of(txn.tx, txn.implicit_score)
-        matched = not txn.allowed and (txn.denied or score >= self.threshold)
+        matched = not txn.allowed and (txn.denied or score >= self.threshold_of(txn.tx))
         return Verdict(matched, tuple(dict.fromkeys(txn.fired)), score)
 
 

@@ -414,3 +414,7 @@ class Program:
                 txn.target_exclusions.append((ctl, ctl.target[0], ctl.target[1]))
             elif ctl.kind == "engine_off":
                 txn.allowed = txn.stopped = True
+            elif ctl.kind == "body_processor" and txn.rule is not None and txn.rule.phase == 1:
+                # libmodsecurity parses the body after phase 1: a later switch is too late.
+                # The switched view has its own caches, so nothing parsed before leaks in.
+                txn.sample = txn.sample.with_processor(ctl.tag)
