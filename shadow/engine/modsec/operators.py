@@ -23,6 +23,7 @@ from ..re2util import (
     compile_pattern,
     explain_rejection,
 )
+from .acmp import Acmp
 from .macros import Macro, has_macro
 from .pcre import translate_pcre
 
@@ -109,7 +110,7 @@ def _automaton(phrases: list[bytes]) -> ahocorasick.Automaton:
 
 
 class Pm(Operator):
-    __slots__ = ("automaton", "phrases")
+    __slots__ = ("automaton", "phrases", "acmp")
 
     def __init__(self, name: str, argument: str, negated: bool, phrases: list[bytes], line: int) -> None:
         super().__init__(name, argument, negated)
@@ -117,11 +118,17 @@ class Pm(Operator):
         if not self.phrases:
             raise RuleError(f"line {line}: @{name} has no phrases", {"line": line, "operator": f"@{name}"})
         self.automaton = _automaton(self.phrases)
+        acmp = Acmp(self.phrases)
+        # Only phrase lists whose libmodsecurity automaton differs need the slow re-check.
+        self.acmp = None if acmp.exact else acmp
 
     def test(self, value: bytes, txn: Transaction) -> bool:
         if not value:
             return False
-        return next(self.automaton.iter(value.lower().decode("latin-1")), None) is not None
+        found = next(self.automaton.iter(value.lower().decode("latin-1")), None) is not None
+        if found and self.acmp is not None:
+            return self.acmp.search(value)
+        return found
 
     def capture(self, value: bytes) -> list[bytes]:
         found = next(self.automaton.iter(value.lower().decode("latin-1")), None)
