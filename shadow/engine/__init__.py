@@ -12,7 +12,8 @@ Public surface (what the Django layer calls):
 
 A sample past an engine limit (``limits.py``: 64 KiB per TX value or macro, 1,000 TX
 variables, 50 ms) raises ``EngineLimitExceeded`` from ``match``; ``evaluate`` records
-it as outcome ``"error"`` and counts it in ``errors``.
+it as outcome ``"error"`` and counts it in ``errors``; ``judge(compiled, sample)`` is
+``match`` with one warm retry for the time limit (cold RE2 DFAs are not the rule's fault).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .base import CompiledRule, Verdict
 from .compiler import RULE_TYPES, compile_rule
 from .crs import crs_files, crs_rule_config, load_crs
 from .errors import RuleError
-from .evaluation import Comparison, EvaluationResult, SampleOutcome, compare, evaluate, merge
+from .evaluation import Comparison, EvaluationResult, SampleOutcome, compare, evaluate, judge, merge
 from .limits import MAX_SAMPLE_SECONDS, MAX_TX_VARIABLES, MAX_VALUE_BYTES, EngineLimitExceeded
 from .metrics import Counts, compute_metrics, mcnemar_p_value, recommendations, winner
 from .sample import NormalizedSample
@@ -46,6 +47,7 @@ __all__ = [
     "crs_files",
     "crs_rule_config",
     "evaluate",
+    "judge",
     "load_crs",
     "mcnemar_p_value",
     "merge",
