@@ -171,45 +171,89 @@ def _boundary(content_type: bytes) -> bytes | None:
     return value or None
 
 
+_TOKEN_SEPARATORS = frozenset(b'()<>@,;:\\"/[]?=')
+
+
+def _is_token_char(c: int) -> bool:
+    return 32 < c < 127 and c not in _TOKEN_SEPARATORS
+
+
 def _disposition_params(value: bytes) -> dict[bytes, bytes] | None:
-    """``form-data; name="a"; filename="b"`` → {name, filename}; quoted values unescape
-    ``\\"`` and ``\\\\`` as libmodsecurity does. None when it is not form-data."""
-    head, _, rest = value.partition(b";")
-    if head.strip().lower() != b"form-data":
+    """libmodsecurity's ``parse_content_disposition``: ``form-data`` (case-sensitive),
+    then ``; name=value`` pairs where only ``name`` and ``filename`` are allowed, values
+    quoted with ``"`` or ``'`` (``\\`` escapes the quote and itself) or bare tokens.
+    None where libmodsecurity returns an error, which fails the whole body.
+
+    A quoted value left open (``filename="c:\\"``) makes libmodsecurity read past the
+    end of its buffer; the value up to there is taken, which is what it does when the
+    byte after the buffer happens to be a NUL (not every time: see the README)."""
+    if not value.startswith(b"form-data"):
         return None
     params: dict[bytes, bytes] = {}
-    i, n = 0, len(rest)
-    while i < n:
-        while i < n and rest[i : i + 1] in (b" ", b"\t", b";"):
-            i += 1
-        start = i
-        while i < n and rest[i : i + 1] not in (b"=", b";"):
-            i += 1
-        name = rest[start:i].strip().lower()
-        if i >= n or rest[i : i + 1] != b"=":
-            continue
+    n = len(value)
+    i = 9
+    while i < n and value[i] in b" \t":
         i += 1
-        while i < n and rest[i : i + 1] in (b" ", b"\t"):
+    if i == n:
+        return params
+    if value[i] != 0x3B:  # ';'
+        return None
+    i += 1
+    while i < n:
+        while i < n and value[i] in b" \t":
             i += 1
-        if rest[i : i + 1] == b'"':
+        if i == n:
+            return None
+        start = i
+        while i < n and value[i] not in b"= \t":
             i += 1
+        if i == n:
+            return None
+        name = value[start:i]
+        while i < n and value[i] in b" \t":
+            i += 1
+        if i == n or value[i] != 0x3D:  # '='
+            return None
+        i += 1
+        while i < n and value[i] in b" \t":
+            i += 1
+        if i == n:
+            return None
+        if value[i] in b"\"'":
+            quote = value[i]
+            i += 1
+            if i == n:
+                return None
             out = bytearray()
-            while i < n and rest[i : i + 1] != b'"':
-                if rest[i : i + 1] == b"\\" and i + 1 < n and rest[i + 1 : i + 2] in (b'"', b"\\"):
-                    i += 1
-                out += rest[i : i + 1]
+            while i < n:
+                c = value[i]
+                if c == 0x5C:  # backslash
+                    if i + 1 == n:
+                        return None
+                    if value[i + 1] in (quote, 0x5C):
+                        i += 1
+                elif c == quote:
+                    break
+                out.append(value[i])
                 i += 1
-            if i >= n:
-                return None  # an unterminated quoted value: libmodsecurity rejects the part
             i += 1
             param = bytes(out)
         else:
             start = i
-            while i < n and rest[i : i + 1] != b";":
+            while i < n and _is_token_char(value[i]):
                 i += 1
-            param = rest[start:i].strip()
-        if name:
-            params[name] = param
+            param = value[start:i]
+        if name not in (b"name", b"filename") or name in params:
+            return None  # unknown parameter, or a duplicate: libmodsecurity refuses the part
+        params[name] = param
+        if i < n:
+            while i < n and value[i] in b" \t":
+                i += 1
+            if i >= n:
+                return params
+            if value[i] != 0x3B:
+                return None
+            i += 1
     return params
 
 

@@ -167,10 +167,26 @@ def test_multipart_fields_files_sizes_and_part_headers():
     assert secrule_values(MULTIPART, "REQBODY_PROCESSOR") == [("REQBODY_PROCESSOR", b"MULTIPART")]
 
 
-def test_a_malformed_multipart_part_fails_the_whole_body():
-    unterminated = {**MULTIPART, "body": MULTIPART["body"].replace('filename="..\\\\1.7z"', 'filename="x\\"')}
-    assert secrule_values(unterminated, "ARGS_POST") == [] and secrule_values(unterminated, "FILES") == []
-    assert secrule_values(unterminated, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        "form-data; name=\"doc\"; filename*=utf-8''x.7z",  # only name and filename are understood
+        "form-data; name=\"doc\"; name=\"again\"",
+        "Form-Data; name=\"doc\"",  # compared case-sensitively
+        "form-data name=\"doc\"",
+    ],
+)
+def test_a_content_disposition_libmodsecurity_refuses_fails_the_whole_body(disposition):
+    refused = {**MULTIPART, "body": MULTIPART["body"].replace('form-data; name="doc"; filename="..\\\\1.7z"', disposition)}
+    assert secrule_values(refused, "ARGS_POST") == [] and secrule_values(refused, "FILES") == []
+    assert secrule_values(refused, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
+
+
+def test_single_quotes_and_an_unterminated_quote_are_read_as_libmodsecurity_reads_them():
+    single = {**MULTIPART, "body": MULTIPART["body"].replace('filename="..\\\\1.7z"', "filename='a b.txt'")}
+    assert secrule_values(single, "FILES") == [("FILES:doc", b"a b.txt")]
+    open_quote = {**MULTIPART, "body": MULTIPART["body"].replace('filename="..\\\\1.7z"', 'filename="c:\\"')}
+    assert secrule_values(open_quote, "FILES") == [("FILES:doc", b'c:"')]
 
 
 def test_a_phase_1_ctl_switches_the_body_processor_and_a_phase_2_one_is_too_late():
