@@ -28,6 +28,7 @@ from shadow.serializers import (
     CompareResponse,
     CompareSerializer,
     CreatedVersionResponse,
+    CrsResponse,
     DatasetCreateSerializer,
     DatasetListResponse,
     DatasetResponse,
@@ -224,6 +225,14 @@ def _etag_matches(header: str, etag: str) -> bool:
     parameters=[TENANT_QUERY, OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="A previous ETag: 304 while unchanged.")],
     responses={200: ActiveRulesResponse, 304: OpenApiResponse(description="Not modified."), **READ_ERRORS},
 )
+@extend_schema(responses={200: CrsResponse, **READ_ERRORS}, description="The bundled OWASP CRS that rule_config.crs names.")
+class CrsView(APIView):
+    required_scopes = {"GET": "shadow:read"}
+
+    def get(self, request: Request) -> Response:
+        return Response(selectors.bundled_crs())
+
+
 class ActiveRulesView(APIView):
     required_scopes = {"GET": "shadow:read"}
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from shadow import representations
-from shadow.engine import EvaluationResult, SampleOutcome, compare, mcnemar_p_value, winner
+from shadow.engine import EvaluationResult, SampleOutcome, compare, crs_catalog, mcnemar_p_value, winner
 from shadow.exceptions import DatasetNotFound, EvaluationNotCompleted, EvaluationNotFound, RuleNotFound
 from shadow.models import Dataset, Evaluation, EvaluationBatch, EvaluationStatus, Rule, Sample
 from shadow.selection import canonical
@@ -19,6 +19,14 @@ from shieldx import cursors
 OUTCOME_FIELDS = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}
 COMPARE_CHUNK = 1000
 TOP_FIRED = 20
+
+
+# --- the bundled CRS -----------------------------------------------------------------------
+
+
+def bundled_crs() -> dict[str, Any]:
+    """``GET /shadow/crs``: what ``rule_config.crs`` can name (CONTRACT §4a)."""
+    return crs_catalog()
 
 
 # --- datasets --------------------------------------------------------------------------

@@ -296,3 +296,14 @@ class CompareResponse(serializers.Serializer):
     winner = serializers.ChoiceField(choices=["a", "b", "tie"], required=False)
     fired_only_in_a = serializers.DictField(child=serializers.IntegerField(), required=False)
     fired_only_in_b = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class CrsFileResponse(serializers.Serializer):
+    name = serializers.CharField(help_text="REQUEST-942-APPLICATION-ATTACK-SQLI.conf")
+    number = serializers.CharField(help_text="942: what crs.files may name")
+    rules = serializers.IntegerField(help_text="Rules (SecRule/SecAction ids) in the file, every paranoia level.")
+
+
+class CrsResponse(serializers.Serializer):
+    version = serializers.CharField()
+    files = CrsFileResponse(many=True)

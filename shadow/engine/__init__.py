@@ -9,6 +9,7 @@ Public surface (what the Django layer calls):
     merge(results) -> EvaluationResult                  # combine Celery batches
     compare(result_a, result_b) -> Comparison           # McNemar, winner, fired diffs
     crs_rule_config(["942"], paranoia_level=1)          # bundled OWASP CRS as a rule_config
+    crs_catalog()                                       # GET /shadow/crs; CRS_VERSION
 
 A sample past an engine limit (``limits.py``: 64 KiB per TX value or macro, 1,000 TX
 variables, 50 ms) raises ``EngineLimitExceeded`` from ``match``; ``evaluate`` records
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from .base import CompiledRule, Verdict
 from .compiler import RULE_TYPES, compile_rule
-from .crs import crs_files, crs_rule_config, load_crs
+from .crs import CRS_VERSION, crs_catalog, crs_files, crs_rule_config, load_crs
 from .errors import RuleError
 from .evaluation import Comparison, EvaluationResult, SampleOutcome, compare, evaluate, judge, merge
 from .limits import MAX_SAMPLE_SECONDS, MAX_TX_VARIABLES, MAX_VALUE_BYTES, EngineLimitExceeded
@@ -28,6 +29,7 @@ from .metrics import Counts, compute_metrics, mcnemar_p_value, recommendations, 
 from .sample import NormalizedSample
 
 __all__ = [
+    "CRS_VERSION",
     "RULE_TYPES",
     "Comparison",
     "CompiledRule",
@@ -44,6 +46,7 @@ __all__ = [
     "compare",
     "compile_rule",
     "compute_metrics",
+    "crs_catalog",
     "crs_files",
     "crs_rule_config",
     "evaluate",
