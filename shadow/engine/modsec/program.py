@@ -28,6 +28,7 @@ from .prefilter import MEMO_MAX_ENTRIES, MEMO_MAX_VALUE, NO_HITS, Block, Prefilt
 from .variables import Element, Selector, element_name, rule_info_of
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+TIME_CHECK_EVERY = 8
 
 
 def _stoi(value: bytes) -> int:
@@ -47,7 +48,7 @@ class Transaction:
     __slots__ = (
         "sample", "tx", "matched_var", "matched_vars", "rule", "removed_ids", "removed_tags",
         "target_exclusions", "denied", "allowed", "stopped", "fired", "implicit_score", "memo",
-        "deadline", "cpu_start", "gc_start",
+        "deadline", "cpu_start", "gc_start", "countdown",
     )  # fmt: skip
 
     def __init__(self, sample: NormalizedSample, presets: dict[str, bytes], memo: dict[Any, Any]) -> None:
@@ -69,8 +70,15 @@ class Transaction:
         self.deadline = time.perf_counter() + MAX_SAMPLE_SECONDS
         self.cpu_start = time.thread_time()
         self.gc_start = GC_CLOCK.total
+        self.countdown = TIME_CHECK_EVERY
 
     def check_time(self) -> None:
+        # Reading a clock costs ~0.6 µs here (thread CPU time ~6 µs, a system call), as
+        # much as a cheap rule: look at the wall clock every TIME_CHECK_EVERY rules only.
+        self.countdown -= 1
+        if self.countdown > 0:
+            return
+        self.countdown = TIME_CHECK_EVERY
         now = time.perf_counter()
         if now <= self.deadline:
             return
