@@ -219,10 +219,6 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in candidates or any(t.removeprefix("W/") == etag for t in candidates)
 
 
-@extend_schema(
-    parameters=[TENANT_QUERY, OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="A previous ETag: 304 while unchanged.")],
-    responses={200: ActiveRulesResponse, 304: OpenApiResponse(description="Not modified."), **READ_ERRORS},
-)
 @extend_schema(responses={200: CrsResponse, **READ_ERRORS}, description="The bundled OWASP CRS that rule_config.crs names.")
 class CrsView(APIView):
     required_scopes = {"GET": "shadow:read"}
@@ -231,6 +227,10 @@ class CrsView(APIView):
         return Response(selectors.bundled_crs())
 
 
+@extend_schema(
+    parameters=[TENANT_QUERY, OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="A previous ETag: 304 while unchanged.")],
+    responses={200: ActiveRulesResponse, 304: OpenApiResponse(description="Not modified."), **READ_ERRORS},
+)
 class ActiveRulesView(APIView):
     required_scopes = {"GET": "shadow:read"}
 
