@@ -193,3 +193,16 @@ def test_the_catalog_lists_every_request_file_with_its_rule_count():
     assert by_number["942"] == (CRS_RULES_DIR / "REQUEST-942-APPLICATION-ATTACK-SQLI.conf").read_text().count("id:942")
     # every rule of the bundled files carries that version
     assert all(f"ver:'OWASP_CRS/{CRS_VERSION}'" in (CRS_RULES_DIR / name).read_text() for name in crs_files() if by_number[name.split("-")[1]])
+
+
+def test_without_libmodsecurity_the_libinjection_rules_are_skipped_and_listed(run_django):
+    # A fresh process: the library is looked up once, at import.
+    code = (
+        "from shadow.engine import compile_rule, crs_rule_config\n"
+        "from shadow.engine import libmodsecurity\n"
+        "rule = compile_rule(crs_rule_config(['942', '941'], paranoia_level=1))\n"
+        "print(libmodsecurity.LIBRARY is None, sorted(e.rule_id for e in rule.unsupported))\n"
+    )
+    result = run_django(code, env={"SHIELDX_LIBMODSECURITY": "off"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True [941100, 942100]"
