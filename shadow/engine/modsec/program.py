@@ -341,8 +341,13 @@ class Program:
     def _rule_matches(self, rule: Rule, txn: Transaction) -> bool:
         txn.check_time()
         txn.rule = rule
-        for link in rule.links:
+        for position, link in enumerate(rule.links):
             if not self._link_matches(link, rule, txn):
+                if position and rule.links[0].multimatch and rule.reports:
+                    # libmodsecurity 3.0.9 logs a multiMatch chain starter whose first
+                    # link matched even when the chain then fails (CRS 942131; its debug
+                    # log: "Rule returned 0", no score). Its fired ids include it; so do ours.
+                    txn.fired.append(str(rule.id))
                 return False
             if txn.stopped:
                 return False
