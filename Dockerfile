@@ -40,6 +40,11 @@ ARG SHIELDX_UID=10001
 LABEL org.opencontainers.image.title="shieldx" \
       org.opencontainers.image.description="ShieldX Platform: credits, shadow evaluation, camouflage" \
       org.opencontainers.image.source="https://github.com/shieldx/shieldx-platform"
+# libmodsecurity3 (Apache-2.0, with the BSD-3 libinjection inside): the shadow engine's
+# @detectSQLi/@detectXSS call its libinjection through ctypes (shadow/engine/libmodsecurity.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libmodsecurity3=3.0.9-1+deb12u2 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid "${SHIELDX_UID}" shieldx \
  && useradd --system --uid "${SHIELDX_UID}" --gid shieldx --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shieldx \
  && mkdir -p /run/shieldx/metrics \

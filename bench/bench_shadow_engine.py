@@ -117,73 +117,44 @@ def modsec_with_backend(config: dict, backend: str) -> tuple[CompiledRule, int]:
 
 # ---- libmodsecurity as a reference ---------------------------------------------------------------
 
-REFERENCE_SETUP = """SecRuleEngine On
-SecRequestBodyAccess On
-SecDefaultAction "phase:1,log,auditlog,pass"
-SecDefaultAction "phase:2,log,auditlog,pass"
-SecAction "id:900990,phase:1,pass,nolog,setvar:tx.crs_setup_version=4290,\\
-setvar:tx.blocking_paranoia_level=1,setvar:tx.detection_paranoia_level=1"
-"""
-
-
 def reference_compare(files: list[str] | None, rows: list[dict]) -> None:
-    """Run the same CRS files through libmodsecurity 3 (PyPI ``libmodsecurity``) and compare.
+    """Run the same CRS files through libmodsecurity 3 (Debian's libmodsecurity3, through
+    ``shadow.engine.reference``) and compare verdicts, fired ids and speed in one loop.
 
-    Anomaly mode needs 901 and 949 for libmodsecurity to block, so they are always added.
+    Anomaly mode needs 901 and 949 for libmodsecurity to block, so they are always added
+    (to both). ``bench_shadow_differential.py`` is the full agreement report.
     """
-    try:
-        from libmodsecurity import ModSecurity, RulesSet, Transaction
-    except ImportError:
-        print("  reference: libmodsecurity is not installed (pip install libmodsecurity); skipped")
-        return
-    from shadow.engine import crs_files, load_crs
-    from shadow.engine.crs import CRS_RULES_DIR
+    from shadow.engine import crs_files, judge, load_crs
+    from shadow.engine.reference import ReferenceWaf, available
 
+    if not available():
+        print("  reference: libmodsecurity.so.3 is not installed (apt-get install libmodsecurity3); skipped")
+        return
     wanted = None if files is None else {"901", "949", *files}
     names = [f for f in crs_files() if wanted is None or f.split("-")[1] in wanted]
-    modsecurity = ModSecurity()
-    modsecurity.set_rule_message_callback(lambda message: None)  # keep stderr quiet
-    rules = RulesSet()
-    if rules.load(REFERENCE_SETUP) < 0:
-        raise RuntimeError(rules.get_parser_error())
-    for name in names:  # from the file, so @pmFromFile finds the .data files
-        if rules.load_from_uri(str(CRS_RULES_DIR / name)) < 0:
-            raise RuntimeError(rules.get_parser_error())
+    waf = ReferenceWaf(crs_files_=names, paranoia_level=1)
     ours = compile_rule({"type": "modsecurity", "rules": load_crs(names)})
-
     agree = 0
     disagreements: Counter[str] = Counter()
     rule_diffs: Counter[str] = Counter()
     reference_seconds = ours_seconds = 0.0
     for row in rows:
         start = time.perf_counter()
-        transaction = Transaction(modsecurity, rules, None)
-        transaction.process_connection("192.0.2.10", 40000, "192.0.2.1", 80)
-        query = row.get("query") or ""
-        transaction.process_uri(row["path"] + ("?" + query if query else ""), row["method"], "1.1")
-        for header, value in (row.get("headers") or {}).items():
-            transaction.add_request_header(header, value)
-        transaction.process_request_headers()
-        if row.get("body"):
-            transaction.append_request_body(row["body"].encode("utf-8"))
-        transaction.process_request_body()
-        intervention = transaction.intervention()
-        blocked = bool(intervention and intervention.disruptive)
-        theirs = {str(m.rule_id) for m in transaction.get_rule_messages() if m.severity <= 5 or m.disruptive}
-        transaction.process_logging()
+        expected = waf.judge(row)
         middle = time.perf_counter()
-        verdict = ours.match(NormalizedSample(row))
+        verdict = judge(ours, NormalizedSample(row))
         ours_seconds += time.perf_counter() - middle
         reference_seconds += middle - start
-        if verdict.matched == blocked:
+        if verdict.matched == expected.blocked:
             agree += 1
         else:
             disagreements[f"{row.get('label')}, flagged only by {'engine' if verdict.matched else 'libmodsecurity'}"] += 1
-        mine = set(verdict.fired)
+        mine, theirs = set(verdict.fired), set(expected.fired)
         rule_diffs.update(f"{rid} only in engine" for rid in mine - theirs)
         rule_diffs.update(f"{rid} only in libmodsecurity" for rid in theirs - mine)
+    waf.close()
     n = len(rows)
-    print(f"  reference {modsecurity.who_am_i()} on {n:,} samples ({len(names)} files):")
+    print(f"  reference libmodsecurity 3 on {n:,} samples ({len(names)} files):")
     print(f"    verdict agreement {agree:,}/{n:,} ({agree / n:.2%}); disagreements: {dict(disagreements) or 'none'}")
     print(f"    rule ids firing on one side only (samples): {dict(rule_diffs.most_common(8)) or 'none'}")
     print(f"    libmodsecurity {rate(n, reference_seconds).strip()} vs engine {rate(n, ours_seconds).strip()} (same loop)")

@@ -21,12 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # "GPL" or "General Public License" not preceded by Lesser/Library (LGPL).
 COPYLEFT = re.compile(r"(?<![L\w])A?GPL|(?<!Lesser )(?<!Library )(?<!Lesser)General Public License", re.IGNORECASE)
-EXCEPTIONS = {
-    # The C library it wraps is BSD-3; only this Python wrapper is GPL-3.0-or-later. The
-    # shadow engine is moving @detectSQLi/@detectXSS to the same BSD libinjection through
-    # ctypes (Debian's libmodsecurity3 exports it); drop this line when that lands.
-    "libinjection-python": "GPL-3.0-or-later wrapper of BSD-3 libinjection; replacement planned (README, Dependencies)",
-}
+# Packages allowed despite a copyleft licence, each with its reason. None today: the
+# shadow engine reaches libinjection through Debian's libmodsecurity3 (ctypes), not a GPL wrapper.
+EXCEPTIONS: dict[str, str] = {}
 
 
 def _name(requirement: str) -> str:

@@ -28,6 +28,7 @@ from shadow.serializers import (
     CompareResponse,
     CompareSerializer,
     CreatedVersionResponse,
+    CrsResponse,
     DatasetCreateSerializer,
     DatasetListResponse,
     DatasetResponse,
@@ -148,13 +149,11 @@ class EvaluateView(APIView):
     def post(self, request: Request) -> Response:
         body = _validated(EvaluateSerializer, request.data)
         tenant_id = resolve_tenant(request.user, body["tenant_id"])
-        spec = services.rule_spec(
-            tenant_id=tenant_id, rule_id=body.get("rule_id"), version=body.get("version"), name=body.get("rule_name"),
-            rule_type=body.get("rule_type"), rule_config=body.get("rule_config"),
+        rule = {**body, "name": body.get("rule_name")}
+        ev = services.evaluation_start(
+            tenant_id=tenant_id, rule=rule, dataset=body.get("dataset"), sample_size=body.get("sample_size"),
+            seed=body.get("seed"), target_categories=body["target_categories"],
         )  # fmt: skip
-        dataset = services.dataset_for(tenant_id=tenant_id, ref=body.get("dataset"))
-        selection = services.selection_for(dataset=dataset, sample_size=body.get("sample_size"), seed=body.get("seed"), target_categories=body["target_categories"])
-        ev = services.evaluation_create(tenant_id=tenant_id, spec=spec, dataset=dataset, selection=selection)
         _wait([ev], body["wait_seconds"])
         return _evaluation_response(ev)
 
@@ -237,6 +236,14 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in candidates or any(t.removeprefix("W/") == etag for t in candidates)
 
 
+@extend_schema(responses={200: CrsResponse, **READ_ERRORS}, description="The bundled OWASP CRS that rule_config.crs names.")
+class CrsView(APIView):
+    required_scopes = {"GET": "shadow:read"}
+
+    def get(self, request: Request) -> Response:
+        return Response(selectors.bundled_crs())
+
+
 @extend_schema(
     parameters=[TENANT_QUERY, OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="A previous ETag: 304 while unchanged.")],
     responses={200: ActiveRulesResponse, 304: OpenApiResponse(description="Not modified."), **READ_ERRORS},
@@ -268,17 +275,10 @@ class CompareView(APIView):
     def post(self, request: Request) -> Response:
         body = _validated(CompareSerializer, request.data)
         tenant_id = resolve_tenant(request.user, body["tenant_id"])
-        specs = [
-            services.rule_spec(
-                tenant_id=tenant_id, rule_id=rule.get("rule_id"), version=rule.get("version"), name=rule.get("name"),
-                rule_type=rule.get("rule_type"), rule_config=rule.get("rule_config"),
-            )
-            for rule in (body["rule_a"], body["rule_b"])
-        ]  # fmt: skip
-        dataset = services.dataset_for(tenant_id=tenant_id, ref=body.get("dataset"))
-        # One selection (one drawn seed) for both: the same samples, or the test means nothing.
-        selection = services.selection_for(dataset=dataset, sample_size=body.get("sample_size"), seed=body.get("seed"), target_categories=body["target_categories"])
-        runs = [services.evaluation_create(tenant_id=tenant_id, spec=spec, dataset=dataset, selection=selection) for spec in specs]
+        runs = services.comparison_start(
+            tenant_id=tenant_id, rule_a=body["rule_a"], rule_b=body["rule_b"], dataset=body.get("dataset"),
+            sample_size=body.get("sample_size"), seed=body.get("seed"), target_categories=body["target_categories"],
+        )  # fmt: skip
         _wait(runs, body["wait_seconds"])
         a, b = (selectors.evaluation(eval_id=ev.public_id) for ev in runs)
         if a.status == b.status == EvaluationStatus.COMPLETED:

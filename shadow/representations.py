@@ -139,4 +139,5 @@ def sample(position_data: str, *, sample_id: str, label: str, category: str, out
         "predicted_attack": outcome["predicted_attack"],
         "fired": outcome["fired"],
         "score": outcome["score"],
+        **({"error": outcome["error"]} if "error" in outcome else {}),
     }

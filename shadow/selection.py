@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shadow.engine import CRS_VERSION
+
 MAX_SEED = 2**63 - 1
 
 
@@ -23,7 +25,12 @@ def canonical(value: Any) -> bytes:
 
 
 def config_hash(rule_config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(rule_config)).hexdigest()
+    text = canonical(rule_config)
+    if b'"crs":' in text:
+        # A config naming the bundled CRS by reference means "this CRS version": a new
+        # bundled version must not reuse evaluations (or compiled rules) of the old one.
+        text += b"\x00crs=" + CRS_VERSION.encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def eligible_count(counts: Mapping[str, Mapping[str, int]], target_categories: Iterable[str]) -> int:

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from shadow import representations
 from shadow.compiled import compiled_rule
-from shadow.engine import EvaluationResult, SampleOutcome, compare, mcnemar_p_value, winner
+from shadow.engine import EvaluationResult, SampleOutcome, compare, crs_catalog, mcnemar_p_value, winner
 from shadow.engine.explain import explain, rule_messages
 from shadow.exceptions import DatasetNotFound, EvaluationNotCompleted, EvaluationNotFound, RuleNotFound
 from shadow.models import Dataset, Evaluation, EvaluationBatch, EvaluationStatus, Rule, Sample
@@ -23,6 +23,14 @@ from shieldx import cursors
 OUTCOME_FIELDS = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}
 COMPARE_CHUNK = 1000
 TOP_FIRED = 20
+
+
+# --- the bundled CRS -----------------------------------------------------------------------
+
+
+def bundled_crs() -> dict[str, Any]:
+    """``GET /shadow/crs``: what ``rule_config.crs`` can name (CONTRACT §4a)."""
+    return crs_catalog()
 
 
 # --- datasets --------------------------------------------------------------------------
@@ -67,7 +75,9 @@ def evaluation_samples(*, ev: Evaluation, outcome: str | None, limit: int, curso
         raise EvaluationNotCompleted(f"{ev.public_id} is {ev.status}; its samples are listed once it completes.")
     start_index, start_offset = cursors.decode(cursor, "b", 2) if cursor else (0, 0)
     batches = _stored_batches(ev).filter(index__gte=start_index)
-    if outcome:
+    if outcome == "error":
+        batches = batches.filter(result__errors__gt=0)
+    elif outcome:
         batches = batches.filter(**{f"{OUTCOME_FIELDS[outcome]}__gt": 0})
     page: list[tuple[int, dict[str, Any]]] = []
     next_cursor = None

@@ -152,7 +152,7 @@ class RollbackSerializer(StrictSerializer):
 
 
 class SamplesQuerySerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn"], required=False)
+    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn", "error"], required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
     cursor = serializers.CharField(max_length=200, required=False)
 
@@ -211,6 +211,7 @@ class EvaluationResponse(serializers.Serializer):
     f1_score = serializers.FloatField(required=False)
     accuracy = serializers.FloatField(required=False)
     false_positive_rate = serializers.FloatField(required=False)
+    errors = serializers.IntegerField(required=False, help_text="Samples an engine limit stopped; not in the four counts.")
     sample_size = serializers.IntegerField(required=False)
     by_category = serializers.DictField(child=CategoryFigures(), required=False)
     recommendations = serializers.ListField(child=serializers.CharField(), required=False)
@@ -228,7 +229,8 @@ class SampleResponse(serializers.Serializer):
     body = serializers.CharField()
     label = serializers.CharField()
     category = serializers.CharField()
-    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn"])
+    outcome = serializers.ChoiceField(choices=["tp", "fp", "tn", "fn", "error"])
+    error = serializers.CharField(required=False, help_text="Which engine limit stopped the sample (outcome error).")
     predicted_attack = serializers.BooleanField()
     fired = serializers.ListField(child=serializers.CharField())
     score = serializers.IntegerField()
@@ -304,3 +306,14 @@ class CompareResponse(serializers.Serializer):
     winner = serializers.ChoiceField(choices=["a", "b", "tie"], required=False)
     fired_only_in_a = serializers.DictField(child=serializers.IntegerField(), required=False)
     fired_only_in_b = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class CrsFileResponse(serializers.Serializer):
+    name = serializers.CharField(help_text="REQUEST-942-APPLICATION-ATTACK-SQLI.conf")
+    number = serializers.CharField(help_text="942: what crs.files may name")
+    rules = serializers.IntegerField(help_text="Rules (SecRule/SecAction ids) in the file, every paranoia level.")
+
+
+class CrsResponse(serializers.Serializer):
+    version = serializers.CharField()
+    files = CrsFileResponse(many=True)

@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -390,6 +390,39 @@ def evaluation_create(*, tenant_id: str, spec: RuleSpec, dataset: Dataset, selec
         if not cached:
             transaction.on_commit(lambda: dispatch(ev.pk))
     return ev
+
+
+def evaluation_start(
+    *, tenant_id: str, rule: Mapping[str, Any], dataset: str | None, sample_size: int | None, seed: int | None,
+    target_categories: Iterable[str],
+) -> Evaluation:  # fmt: skip
+    """Start one evaluation: the rule (inline, or ``rule_id`` + ``version`` of a stored
+    one), the dataset (name or id; ``default`` when None) and the seeded selection,
+    then a new evaluation — completed at once from the cache, or queued on commit."""
+    spec = _spec_of(tenant_id, rule)
+    chosen = dataset_for(tenant_id=tenant_id, ref=dataset)
+    selection = selection_for(dataset=chosen, sample_size=sample_size, seed=seed, target_categories=target_categories)
+    return evaluation_create(tenant_id=tenant_id, spec=spec, dataset=chosen, selection=selection)
+
+
+def comparison_start(
+    *, tenant_id: str, rule_a: Mapping[str, Any], rule_b: Mapping[str, Any], dataset: str | None, sample_size: int | None,
+    seed: int | None, target_categories: Iterable[str],
+) -> tuple[Evaluation, Evaluation]:  # fmt: skip
+    """Start both evaluations of an A/B comparison on one selection."""
+    specs = [_spec_of(tenant_id, rule) for rule in (rule_a, rule_b)]
+    chosen = dataset_for(tenant_id=tenant_id, ref=dataset)
+    # One selection (one drawn seed) for both: the same samples, or the test means nothing.
+    selection = selection_for(dataset=chosen, sample_size=sample_size, seed=seed, target_categories=target_categories)
+    a, b = (evaluation_create(tenant_id=tenant_id, spec=spec, dataset=chosen, selection=selection) for spec in specs)
+    return a, b
+
+
+def _spec_of(tenant_id: str, rule: Mapping[str, Any]) -> RuleSpec:
+    return rule_spec(
+        tenant_id=tenant_id, rule_id=rule.get("rule_id"), version=rule.get("version"), name=rule.get("name"),
+        rule_type=rule.get("rule_type"), rule_config=rule.get("rule_config"),
+    )  # fmt: skip
 
 
 def dispatch(evaluation_id: int) -> None:

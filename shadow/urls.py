@@ -16,4 +16,5 @@ urlpatterns = [
     path("rules/<str:rule_id>/deploy", apis.DeployView.as_view()),
     path("rules/<str:rule_id>/rollback", apis.RollbackView.as_view()),
     path("compare", apis.CompareView.as_view()),
+    path("crs", apis.CrsView.as_view()),
 ]

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import CompiledRule
+from .base import CompiledRule, Verdict
+from .limits import EngineLimitExceeded
 from .metrics import Counts, category_report, compute_metrics, mcnemar_p_value, recommendations, winner
 from .sample import NormalizedSample
 
@@ -26,17 +27,18 @@ class SampleOutcome:
     label: str
     category: str
     predicted_attack: bool
-    outcome: str  # "tp" | "fp" | "tn" | "fn"
+    outcome: str  # "tp" | "fp" | "tn" | "fn" | "error" (an engine limit stopped the sample)
     fired: tuple[str, ...]
     score: int
     path: str
+    error: str | None = None
 
     @property
     def correct(self) -> bool:
         return self.outcome in ("tp", "tn")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "sample_id": self.sample_id,
             "label": self.label,
             "category": self.category,
@@ -46,6 +48,9 @@ class SampleOutcome:
             "score": self.score,
             "path": self.path,
         }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SampleOutcome:
@@ -58,6 +63,7 @@ class SampleOutcome:
             tuple(data["fired"]),
             data["score"],
             data["path"],
+            data.get("error"),
         )
 
 
@@ -68,11 +74,14 @@ class EvaluationResult:
     outcomes: list[SampleOutcome] = field(default_factory=list)
     elapsed_seconds: float = 0.0
     sample_count: int = 0
+    # Samples an engine limit stopped (CONTRACT §4a): in sample_count, not in counts.
+    errors: int = 0
 
     def metrics(self) -> dict[str, Any]:
         """Contract fields: counts, precision, recall, f1_score, accuracy, FPR, by_category."""
         return {
             **compute_metrics(self.counts),
+            "errors": self.errors,
             "sample_size": self.sample_count,
             "by_category": category_report(self.by_category),
             "execution_time_ms": self.elapsed_seconds * 1000,
@@ -88,6 +97,7 @@ class EvaluationResult:
             "outcomes": [o.to_dict() for o in self.outcomes],
             "elapsed_seconds": self.elapsed_seconds,
             "sample_count": self.sample_count,
+            "errors": self.errors,
         }
 
     @classmethod
@@ -98,7 +108,23 @@ class EvaluationResult:
             [SampleOutcome.from_dict(o) for o in data["outcomes"]],
             data["elapsed_seconds"],
             data["sample_count"],
+            data.get("errors", 0),
         )
+
+
+def judge(compiled: CompiledRule, sample: NormalizedSample) -> Verdict:
+    """``compiled.match(sample)``, with one second chance for the time limit.
+
+    The first sight of a value makes RE2 build DFA states for it, and a PL4 CRS run on a
+    novel 500-byte payload can spend 50 ms doing so, where the same sample takes 6 ms
+    once warm. The engine is pure, so a sample that runs out of time is run once more:
+    only a sample that is slow when warm is an error (bounded at twice the limit)."""
+    try:
+        return compiled.match(sample)
+    except EngineLimitExceeded as exc:
+        if exc.limit != "time":
+            raise
+    return compiled.match(sample)
 
 
 def evaluate(
@@ -118,8 +144,17 @@ def evaluate(
         sample = NormalizedSample.of(raw)
         if sample.label not in LABELS:
             raise ValueError(f"sample {index} has label {sample.label!r}; expected 'attack' or 'benign'")
-        verdict = compiled.match(sample)
         is_attack = sample.label == "attack"
+        try:
+            verdict = judge(compiled, sample)
+        except EngineLimitExceeded as exc:
+            result.errors += 1
+            result.sample_count += 1
+            if keep_outcomes:
+                category = sample.category or ("benign" if not is_attack else "uncategorized")
+                sample_id = sample.id if sample.id is not None else index
+                result.outcomes.append(SampleOutcome(sample_id, sample.label, category, False, "error", (), 0, sample.path, exc.message))  # type: ignore[arg-type]
+            continue
         outcome = result.counts.add(is_attack=is_attack, predicted_attack=verdict.matched)
         category = sample.category or ("benign" if not is_attack else "uncategorized")
         per_category = result.by_category.get(category)
@@ -154,6 +189,7 @@ def merge(results: Iterable[EvaluationResult]) -> EvaluationResult:
         merged.outcomes.extend(part.outcomes)
         merged.elapsed_seconds += part.elapsed_seconds
         merged.sample_count += part.sample_count
+        merged.errors += part.errors
     return merged
 
 

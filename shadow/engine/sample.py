@@ -20,21 +20,21 @@ Decisions worth knowing (libmodsecurity 3 is the reference):
   decoded with ``+`` as space.  A JSON body fills ARGS as ``json.a.b`` (array items
   as ``json.a.array_0``), numbers keep their text, ``true``/``false`` are text and
   ``null`` is empty.
-* The body processor follows Content-Type (urlencoded, ``*json*``, multipart,
-  xml).  A body without Content-Type is read as JSON when it parses as a JSON
-  object or array, else as urlencoded, so a payload in a sample's body is
-  inspected as arguments.  Multipart parts and XML nodes are not parsed: FILES*,
-  MULTIPART_* and XML are empty.
+* The body processor follows Content-Type as libmodsecurity with the CRS's
+  recommended configuration does (``bodyparse.py``): urlencoded, multipart (fields,
+  FILES*, MULTIPART_PART_HEADERS), JSON, XML (``XML:/*``, ``XML://@*``); a body
+  without a Content-Type it knows gets no processor, so only REQUEST_BODY sees it.
+  ``with_processor`` gives the view a ``ctl:requestBodyProcessor=`` asks for.
 * A non-empty body without Content-Length or Transfer-Encoding gets a
   Content-Length header, as it would carry on the wire.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .bodyparse import ParsedBody, parse_body, parse_urlencoded, processor_for
 from .transforms import MODSEC_TRANSFORMS, apply_contract_transforms, percent_decode
 
 CONTRACT_TARGETS = ("path", "query", "body", "headers")
@@ -58,53 +58,6 @@ def _text(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"sample field {field!r} must be a string")
     return value
-
-
-def _form_decode(raw: bytes) -> bytes:
-    if b"+" in raw:
-        raw = raw.replace(b"+", b" ")
-    return percent_decode(raw)
-
-
-def parse_urlencoded(raw: bytes) -> list[Element]:
-    """Split ``a=1&b=2`` like libmodsecurity: '&' pairs, first '=', lenient decoding."""
-    pairs: list[Element] = []
-    for piece in raw.split(b"&"):
-        if not piece:
-            continue
-        key, _, value = piece.partition(b"=")
-        pairs.append((_form_decode(key), _form_decode(value)))
-    return pairs
-
-
-def _flatten_json(node: Any, path: str, out: list[Element]) -> None:
-    if isinstance(node, dict):
-        for key, child in node.items():
-            _flatten_json(child, f"{path}.{key}", out)
-    elif isinstance(node, list):
-        for index, child in enumerate(node):
-            _flatten_json(child, f"{path}.array_{index}", out)
-    else:
-        if node is None:
-            text = ""
-        elif node is True:
-            text = "true"
-        elif node is False:
-            text = "false"
-        else:
-            text = str(node)
-        out.append((path.encode("utf-8", "surrogatepass"), text.encode("utf-8", "surrogatepass")))
-
-
-def parse_json_args(raw: bytes) -> list[Element] | None:
-    """ARGS from a JSON body (``json.a.b``), or None when it is not valid JSON."""
-    try:
-        document = json.loads(raw, parse_int=str, parse_float=str, parse_constant=str)
-    except (ValueError, RecursionError):
-        return None
-    out: list[Element] = []
-    _flatten_json(document, "json", out)
-    return out
 
 
 def parse_cookies(header_values: list[bytes]) -> list[Element]:
@@ -138,6 +91,7 @@ class NormalizedSample:
         "_raw_bytes",
         "_parsed_body",
         "_transform_cache",
+        "_processor",
         "engine_cache",
     )
 
@@ -163,10 +117,30 @@ class NormalizedSample:
         self._collections: dict[str, list[Element]] = {}
         self._scalars: dict[str, bytes | None] = {}
         self._raw_bytes: tuple[bytes, bytes, bytes] | None = None
-        self._parsed_body: tuple[bytes, list[Element], bool] | None = None
+        self._parsed_body: ParsedBody | None = None
+        # None: chosen by Content-Type; else forced by ctl:requestBodyProcessor.
+        self._processor: str | None = None
         self._transform_cache: dict[tuple[tuple[str, ...], bytes], bytes] = {}
         # Per-sample memo for the ModSecurity engine (resolved variables, RE2 set hits).
         self.engine_cache: dict[Any, Any] = {}
+
+    def with_processor(self, processor: str) -> NormalizedSample:
+        """The same request with its body parsed by ``processor`` (fresh caches: every
+        variable derived from the body may differ)."""
+        other = NormalizedSample.__new__(NormalizedSample)
+        for name in NormalizedSample.__slots__:
+            if not name.startswith("_") and name != "engine_cache":
+                setattr(other, name, getattr(self, name))
+        other._target_cache = self._target_cache
+        other._target_bytes_cache = self._target_bytes_cache
+        other._raw_bytes = self._raw_bytes
+        other._transform_cache = self._transform_cache
+        other._collections = {}
+        other._scalars = {}
+        other._parsed_body = None
+        other._processor = processor
+        other.engine_cache = {}
+        return other
 
     @classmethod
     def of(cls, sample: NormalizedSample | Mapping[str, Any]) -> NormalizedSample:
@@ -267,7 +241,15 @@ class NormalizedSample:
             query = self._raw()[1]
             return parse_urlencoded(query) if query else []
         if name == "ARGS_POST":
-            return self._body()[1]
+            return self._body().args
+        if name == "FILES":
+            return self._body().files
+        if name == "FILES_SIZES":
+            return self._body().file_sizes
+        if name == "MULTIPART_PART_HEADERS":
+            return self._body().part_headers
+        if name == "XML":
+            return self._body().xml
         if name == "ARGS":
             return self.collection("ARGS_GET") + self.collection("ARGS_POST")
         if name == "REQUEST_HEADERS":
@@ -281,33 +263,13 @@ class NormalizedSample:
             return parse_cookies(self.header_values("cookie"))
         raise KeyError(name)
 
-    def _body(self) -> tuple[bytes, list[Element], bool]:
-        """(REQBODY_PROCESSOR, ARGS_POST, parse error) for the request body."""
+    def _body(self) -> ParsedBody:
         parsed = self._parsed_body
         if parsed is None:
-            parsed = self._parsed_body = self._parse_body(self._raw()[2])
+            content_type = b",".join(self.header_values("content-type"))
+            processor = self._processor if self._processor is not None else processor_for(content_type)
+            parsed = self._parsed_body = parse_body(self._raw()[2], content_type, processor)
         return parsed
-
-    def _parse_body(self, body: bytes) -> tuple[bytes, list[Element], bool]:
-        if not body:
-            return b"", [], False
-        content_type = b",".join(self.header_values("content-type")).lower()
-        if b"multipart/form-data" in content_type:
-            return b"MULTIPART", [], False
-        if b"xml" in content_type:
-            return b"XML", [], False
-        if b"json" in content_type:
-            parsed = parse_json_args(body)
-            return b"JSON", parsed or [], parsed is None
-        if b"x-www-form-urlencoded" in content_type:
-            return b"URLENCODED", parse_urlencoded(body), False
-        if content_type:
-            return b"", [], False
-        if body.lstrip()[:1] in (b"{", b"["):
-            parsed = parse_json_args(body)
-            if parsed is not None:
-                return b"JSON", parsed, False
-        return b"URLENCODED", parse_urlencoded(body), False
 
 
 def _utf8(text: str) -> bytes:
@@ -346,10 +308,11 @@ _SCALARS: dict[str, Callable[[NormalizedSample], bytes | None]] = {
     "REQUEST_BODY": lambda s: _nonempty(s._raw()[2]),
     "REQUEST_BODY_LENGTH": lambda s: str(len(s._raw()[2])).encode(),
     "ARGS_COMBINED_SIZE": lambda s: str(sum(len(k) + len(v) for k, v in s.collection("ARGS"))).encode(),
-    "FILES_COMBINED_SIZE": lambda s: b"0",
-    "REQBODY_PROCESSOR": lambda s: _nonempty(s._body()[0]),
-    "REQBODY_ERROR": lambda s: b"1" if s._body()[2] else b"0",
-    "REQBODY_PROCESSOR_ERROR": lambda s: b"1" if s._body()[2] else b"0",
+    # Empty unless a multipart body was parsed, as libmodsecurity reports it.
+    "FILES_COMBINED_SIZE": lambda s: str(sum(int(size) for _, size in s._body().file_sizes)).encode() if s._body().processor == b"MULTIPART" else b"",
+    "REQBODY_PROCESSOR": lambda s: _nonempty(s._body().processor),
+    "REQBODY_ERROR": lambda s: b"1" if s._body().error else b"0",
+    "REQBODY_PROCESSOR_ERROR": lambda s: b"1" if s._body().error else b"0",
     "REMOTE_ADDR": lambda s: REMOTE_ADDR,
     "REMOTE_HOST": lambda s: REMOTE_ADDR,
     "REMOTE_PORT": lambda s: b"40000",

@@ -691,6 +691,15 @@ def ms_trim_right(value: bytes) -> bytes:
 
 
 # Canonical names as ModSecurity spells them; lookup is case-insensitive.
+def ms_css_decode_c_string(value: bytes) -> bytes:
+    """libmodsecurity 3.0.9's t:cssDecode returns its buffer as a C string: everything
+    from the first NUL on (in the input or decoded from \\0) is lost. A CRS rule
+    therefore misses ``<script /*%00*/>``; so must we, to predict the WAF."""
+    decoded = ms_css_decode(value)
+    cut = decoded.find(b"\x00")
+    return decoded if cut < 0 else decoded[:cut]
+
+
 MODSEC_TRANSFORMS: dict[str, ByteTransform] = {
     "lowercase": ms_lowercase,
     "uppercase": ms_uppercase,
@@ -698,7 +707,7 @@ MODSEC_TRANSFORMS: dict[str, ByteTransform] = {
     "urlDecodeUni": ms_url_decode_uni,
     "htmlEntityDecode": ms_html_entity_decode,
     "jsDecode": ms_js_decode,
-    "cssDecode": ms_css_decode,
+    "cssDecode": ms_css_decode_c_string,
     "cmdLine": ms_cmd_line,
     "compressWhitespace": ms_compress_whitespace,
     "removeWhitespace": ms_remove_whitespace,

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..base import CompiledRule, Verdict
 from ..config import check_keys, integer
+from ..crs import CRS_DATA_DIR, crs_reference_text
 from ..errors import RuleError
 from ..sample import NormalizedSample
 from .builder import ProgramBuilder
@@ -15,7 +16,6 @@ from .model import UnsupportedEntry
 from .operators import atoi
 from .program import Program
 
-CRS_DATA_DIR = Path(__file__).resolve().parents[2] / "crs" / "rules"
 MAX_RULES_TEXT = 4 << 20  # all REQUEST-9xx files together are ~700 KiB
 
 
@@ -35,7 +35,7 @@ class ModSecurityRule(CompiledRule):
         self.program = program
         self.threshold = threshold
         self.paranoia_level = paranoia_level
-        self._score_keys = [f"inbound_anomaly_score_pl{n}" for n in range(1, paranoia_level + 1)]
+        self._score_keys = [f"inbound_anomaly_score_pl{n}" for n in range(1, 5)]
 
     @property
     def unsupported(self) -> list[UnsupportedEntry]:
@@ -43,17 +43,24 @@ class ModSecurityRule(CompiledRule):
         return self.program.unsupported
 
     def score_of(self, tx: dict[str, bytes], implicit: int) -> int:
-        # CRS 4 adds per paranoia level; tx.anomaly_score serves older/custom rules;
-        # `implicit` is the severity of matched rules that set no variable themselves.
+        # CRS 4 adds per paranoia level, up to the blocking level the transaction ended
+        # with (the rule text may set it: its settings win over rule_config's);
+        # tx.anomaly_score serves older/custom rules; `implicit` is the severity of
+        # matched rules that set no variable themselves.
+        level = min(max(_number(tx.get("blocking_paranoia_level", b"0")) or self.paranoia_level, 1), 4)
         total = implicit
-        for key in self._score_keys:
+        for key in self._score_keys[:level]:
             total += _number(tx.get(key, b"0"))
         return total + _number(tx.get("anomaly_score", b"0"))
+
+    def threshold_of(self, tx: dict[str, bytes]) -> int:
+        configured = tx.get("inbound_anomaly_score_threshold")
+        return self.threshold if configured is None else _number(configured)
 
     def match(self, sample: NormalizedSample) -> Verdict:
         txn = self.program.run(sample)
         score = self.score_of(txn.tx, txn.implicit_score)
-        matched = not txn.allowed and (txn.denied or score >= self.threshold)
+        matched = not txn.allowed and (txn.denied or score >= self.threshold_of(txn.tx))
         return Verdict(matched, tuple(dict.fromkeys(txn.fired)), score)
 
 
@@ -64,14 +71,22 @@ def compile_modsecurity(config: Mapping[str, Any], *, data_dir: Path | None = No
     cannot run is skipped and listed in ``unsupported``; with ``strict`` it is an
     error, and a rule of the tenant's own is always an error naming its id.
     """
-    check_keys(config, allowed=("rules", "threshold", "paranoia_level", "strict"), required=("rules",))
-    text = config["rules"]
-    if not isinstance(text, str) or not text.strip():
-        raise RuleError("'rules' must be non-empty SecRule text", {"field": "rules"})
-    if len(text) > MAX_RULES_TEXT:
+    check_keys(config, allowed=("rules", "crs", "threshold", "paranoia_level", "strict"))
+    own = config.get("rules")
+    if isinstance(own, str) and len(own) > MAX_RULES_TEXT:
         raise RuleError(f"'rules' is longer than {MAX_RULES_TEXT} characters", {"field": "rules"})
+    if "crs" in config:
+        if "paranoia_level" in config:
+            raise RuleError("give the paranoia level once, as 'crs.paranoia_level'", {"field": "paranoia_level"})
+        text, paranoia_level = crs_reference_text(config)
+    else:
+        if "rules" not in config:
+            raise RuleError("modsecurity rule_config needs 'rules' (SecRule text) or 'crs' (the bundled CRS)", {"field": "rules"})
+        text = config["rules"]
+        if not isinstance(text, str) or not text.strip():
+            raise RuleError("'rules' must be non-empty SecRule text", {"field": "rules"})
+        paranoia_level = integer(config, "paranoia_level", 1, low=1, high=4)
     threshold = integer(config, "threshold", 5, low=1, high=100_000)
-    paranoia_level = integer(config, "paranoia_level", 1, low=1, high=4)
     strict = config.get("strict", False)
     if not isinstance(strict, bool):
         raise RuleError("'strict' must be true or false", {"field": "strict"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..bodyparse import PROCESSORS
 from ..errors import RuleError
 from ..transforms import modsec_transform_name
 from .macros import Macro
@@ -28,7 +29,7 @@ REFUSED_ACTIONS = {
 }
 IGNORED_CTLS = frozenset({
     "auditengine", "auditlogparts", "debugloglevel", "forcerequestbodyvariable",
-    "requestbodyaccess", "requestbodyprocessor", "requestbodylimit", "responsebodyaccess",
+    "requestbodyaccess", "requestbodylimit", "responsebodyaccess",
     "responsebodylimit", "hashengine", "hashenforcement", "parsexmlintoargs",
 })  # fmt: skip
 
@@ -91,6 +92,14 @@ def parse_ctl(text: str, line: int) -> Ctl | None:
         if option == "ruleremovetargetbyid":
             return Ctl("remove_target", ids=id_ranges(what, line), target=parsed)
         return Ctl("remove_target", tag=what.strip(), target=parsed)
+    if option == "requestbodyprocessor":
+        processor = value.upper()
+        if processor not in PROCESSORS:
+            raise RuleError(
+                f"line {line}: ctl:requestBodyProcessor={value} is not one of {', '.join(PROCESSORS)}",
+                {"line": line, "action": "ctl:requestBodyProcessor"},
+            )
+        return Ctl("body_processor", tag=processor)
     if option == "ruleengine":
         if value.lower() == "off":
             return Ctl("engine_off")

@@ -96,7 +96,9 @@ class ProgramBuilder:
             line = self._chain.line if self._chain else 0
             raise RuleError(f"line {line}: rule ends with 'chain' but no SecRule follows", {"line": line})
         self._check_markers()
+        _refuse_unbounded_setvars([i for i in self.items if isinstance(i, Rule) and not i.removed])
         presets = crs_presets(self.paranoia_level, self.threshold)
+        self._apply_paranoia(presets)
         block_actions = {phase: d.disruptive for phase, d in self.defaults.items()}
         kept = [i for i in self.items if isinstance(i, Marker) or not i.removed]
         self.stats.rules = sum(1 for i in kept if isinstance(i, Rule))
@@ -114,6 +116,28 @@ class ProgramBuilder:
             stats=self.stats,
             optimize=self.optimize,
         )
+
+    def _apply_paranoia(self, presets: dict[str, bytes]) -> None:
+        """The text's own paranoia setting wins, as in libmodsecurity.
+
+        ``rule_config.paranoia_level`` is the default (crs-setup.conf's). When no rule
+        sets the level, rules tagged above it can never pass CRS's runtime gates and are
+        not loaded at all (the fast path). When the text sets
+        ``tx.blocking_paranoia_level`` or ``tx.detection_paranoia_level`` itself (a
+        ``SecAction`` like crs-setup's 900000), every rule is loaded and CRS's own
+        ``TX:DETECTION_PARANOIA_LEVEL "@lt N"`` gates decide at run time; a detection
+        level left unset then follows the blocking level through 901's initialiser."""
+        rules = [i for i in self.items if isinstance(i, Rule)]
+        set_by_text = _paranoia_names_set(rules)
+        if not set_by_text:
+            for rule in rules:
+                level = paranoia_of(rule.tags)
+                if level is not None and level > self.paranoia_level and not rule.removed:
+                    rule.removed = True
+                    self.stats.skipped_by_paranoia += 1
+            return
+        if "detection_paranoia_level" not in set_by_text and _has_initialiser(rules, "detection_paranoia_level"):
+            del presets["detection_paranoia_level"]
 
     def _check_markers(self) -> None:
         names = {i.name for i in self.items if isinstance(i, Marker)}
@@ -293,10 +317,6 @@ class ProgramBuilder:
         skipped, self._chain_skip = self._chain_skip, None
         if skipped is not None:
             return
-        level = paranoia_of(rule.tags)
-        if level is not None and level > self.paranoia_level:
-            self.stats.skipped_by_paranoia += 1
-            return
         scoring = any(link.setvars for link in rule.links)
         if rule.severity_level is not None and not scoring:
             # A rule with a severity but no setvar of its own still adds its severity.
@@ -313,3 +333,71 @@ class ProgramBuilder:
                 if setvar.op == "+" and (name in SCORE_VARIABLES or name.startswith("inbound_anomaly_score_pl")):
                     return True
         return False
+
+
+def _refuse_unbounded_setvars(rules: list[Rule]) -> None:
+    """Refuse a ``setvar`` that appends a TX variable to itself, directly
+    (``setvar:tx.a=%{tx.a}%{tx.a}``) or through other setvars (``tx.b=%{tx.a}x`` and
+    ``tx.a=%{tx.b}``): run once per matching value, such text doubles a value per
+    argument, and no finite rule text should be able to do that. A plain copy
+    (``tx.a=%{tx.b}`` and back) cannot grow and stays allowed; growth through dynamic
+    names is left to the per-sample limits."""
+    edges: dict[str, list[tuple[str, bool, int, int]]] = {}
+    for rule in rules:
+        for link in rule.links:
+            for setvar in link.setvars:
+                if setvar.op != "=" or setvar.value is None or setvar.name.static is None:
+                    continue
+                name = setvar.name.static.decode("utf-8").lower()
+                grows = len(setvar.value.parts) > 1
+                for ref in setvar.value.tx_references():
+                    edges.setdefault(name, []).append((ref, grows, rule.id, link.line))
+    for name, outgoing in edges.items():
+        for ref, grows, rule_id, line in outgoing:
+            if grows and _reaches(edges, ref, name):
+                through = "" if ref == name else f" through tx.{ref}"
+                raise RuleError(
+                    f"rule {rule_id} (line {line}): setvar tx.{name} appends tx.{name} to itself{through}, "
+                    "so it can grow without bound",
+                    {"rule_id": rule_id, "line": line, "action": "setvar"},
+                )
+
+
+def _reaches(edges: dict[str, list[tuple[str, bool, int, int]]], start: str, goal: str) -> bool:
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for ref, *_ in edges.get(node, ()):
+            if ref not in seen:
+                seen.add(ref)
+                stack.append(ref)
+    return False
+
+
+PARANOIA_NAMES = ("blocking_paranoia_level", "detection_paranoia_level")
+
+
+def _is_initialiser(rule: Rule, name: str) -> bool:
+    """``SecRule &TX:name "@eq 0" ... setvar:tx.name=…``: sets a default, never overrides."""
+    if len(rule.links) != 1 or rule.links[0].variables is None:
+        return False
+    refs = rule.links[0].variables.refs
+    return len(refs) == 1 and refs[0].count and refs[0].tx_key is not None and refs[0].tx_key.lower() == name
+
+
+def _paranoia_names_set(rules: list[Rule]) -> set[str]:
+    found = set()
+    for rule in rules:
+        for link in rule.links:
+            for setvar in link.setvars:
+                name = setvar.name.text.lower()
+                if name in PARANOIA_NAMES and not _is_initialiser(rule, name):
+                    found.add(name)
+    return found
+
+
+def _has_initialiser(rules: list[Rule], name: str) -> bool:
+    return any(_is_initialiser(rule, name) for rule in rules)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import RuleError
+from ..limits import MAX_VALUE_BYTES, EngineLimitExceeded
 from .variables import KNOWN, lookup
 
 if TYPE_CHECKING:
@@ -48,12 +49,20 @@ class Macro:
         if self.static is not None:
             return self.static
         out = []
+        size = 0
         for part in self.parts:
-            if isinstance(part, bytes):
-                out.append(part)
-            else:
-                out.append(lookup(part[0], part[1], txn))
+            piece = part if isinstance(part, bytes) else lookup(part[0], part[1], txn)
+            size += len(piece)
+            if size > MAX_VALUE_BYTES:
+                # Checked while joining, so a macro naming a large value many times
+                # never builds the oversized result at all.
+                raise EngineLimitExceeded("value_size", f"a %{{macro}} expanded past {MAX_VALUE_BYTES} bytes")
+            out.append(piece)
         return b"".join(out)
+
+    def tx_references(self) -> set[str]:
+        """Lowercased names of the TX variables this text reads (``%{tx.name}``)."""
+        return {part[1].lower() for part in self.parts if not isinstance(part, bytes) and part[0] == "TX" and part[1]}
 
 
 def has_macro(text: str) -> bool:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
+from .. import libmodsecurity
 from ..errors import RuleError
 from ..re2util import (
     MAX_INPUT_BYTES,
@@ -23,6 +23,7 @@ from ..re2util import (
     compile_pattern,
     explain_rejection,
 )
+from .acmp import Acmp
 from .macros import Macro, has_macro
 from .pcre import translate_pcre
 
@@ -31,37 +32,11 @@ if TYPE_CHECKING:
 
 
 def _load_libinjection() -> tuple[Callable[[bytes], bool], Callable[[bytes], bool]] | None:
-    """libinjection's C entry points, from the PyPI package libinjection-python.
-
-    The package's Python functions take str and build a token list per call; calling
-    the C functions it links (libinjection_sqli / libinjection_xss, as ModSecurity
-    does) on the raw bytes is exact and several times faster.
-    """
-    try:
-        import libinjection as module
-    except ImportError:  # pragma: no cover - depends on the environment
+    """libinjection's C entry points as libmodsecurity exports them (``libmodsecurity.py``):
+    the very functions its @detectSQLi/@detectXSS call, on the raw bytes."""
+    if libmodsecurity.LIBRARY is None:
         return None
-    try:
-        library = ctypes.CDLL(module.__file__)
-        c_sqli = library.libinjection_sqli
-        c_sqli.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
-        c_sqli.restype = ctypes.c_int
-        c_xss = library.libinjection_xss
-        c_xss.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        c_xss.restype = ctypes.c_int
-    except (OSError, AttributeError):  # pragma: no cover - unexpected build
-        return (
-            lambda v: bool(module.is_sql_injection(v.decode("utf-8", "replace"))["is_sqli"]),
-            lambda v: bool(module.is_xss(v.decode("utf-8", "replace"))["is_xss"]),
-        )
-
-    def sqli(value: bytes) -> bool:
-        return bool(c_sqli(value, len(value), ctypes.create_string_buffer(8)))
-
-    def xss(value: bytes) -> bool:
-        return bool(c_xss(value, len(value)))
-
-    return sqli, xss
+    return libmodsecurity.detect_sqli, libmodsecurity.detect_xss
 
 
 _LIBINJECTION = _load_libinjection()
@@ -135,7 +110,7 @@ def _automaton(phrases: list[bytes]) -> ahocorasick.Automaton:
 
 
 class Pm(Operator):
-    __slots__ = ("automaton", "phrases")
+    __slots__ = ("automaton", "phrases", "acmp")
 
     def __init__(self, name: str, argument: str, negated: bool, phrases: list[bytes], line: int) -> None:
         super().__init__(name, argument, negated)
@@ -143,11 +118,17 @@ class Pm(Operator):
         if not self.phrases:
             raise RuleError(f"line {line}: @{name} has no phrases", {"line": line, "operator": f"@{name}"})
         self.automaton = _automaton(self.phrases)
+        acmp = Acmp(self.phrases)
+        # Only phrase lists whose libmodsecurity automaton differs need the slow re-check.
+        self.acmp = None if acmp.exact else acmp
 
     def test(self, value: bytes, txn: Transaction) -> bool:
         if not value:
             return False
-        return next(self.automaton.iter(value.lower().decode("latin-1")), None) is not None
+        found = next(self.automaton.iter(value.lower().decode("latin-1")), None) is not None
+        if found and self.acmp is not None:
+            return self.acmp.search(value)
+        return found
 
     def capture(self, value: bytes) -> list[bytes]:
         found = next(self.automaton.iter(value.lower().decode("latin-1")), None)
@@ -364,7 +345,7 @@ class Libinjection(Operator):
         super().__init__(name, argument, negated)
         if _LIBINJECTION is None:
             raise UnsupportedRule(
-                f"line {line}: operator @{name} needs libinjection, which is not installed (pip install libinjection-python)",
+                f"line {line}: operator @{name} needs libinjection, from libmodsecurity.so.3, which is not installed (apt-get install libmodsecurity3)",
                 {"line": line, "operator": f"@{name}"},
             )
         self.detect = _LIBINJECTION[0] if name.lower() == "detectsqli" else _LIBINJECTION[1]

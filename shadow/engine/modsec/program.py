@@ -17,13 +17,29 @@ phases 3-5 are parsed and checked but not run (a stored sample has no response):
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from ..limits import GC_CLOCK, MAX_SAMPLE_SECONDS, MAX_TX_VARIABLES, MAX_VALUE_BYTES, EngineLimitExceeded
 from ..sample import NormalizedSample
 from .model import BLOCKING, REQUEST_PHASES, Ctl, Link, Marker, ProgramStats, Rule, UnsupportedEntry
 from .operators import Rx, atoi
 from .prefilter import MEMO_MAX_ENTRIES, MEMO_MAX_VALUE, NO_HITS, Block, Prefilter, PrefilterKind, SetGroup, value_only, variants
 from .variables import Element, Selector, element_name, rule_info_of
+
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+TIME_CHECK_EVERY = 8
+
+
+def _stoi(value: bytes) -> int:
+    """libmodsecurity's setvar arithmetic reads with std::stoi: out of int range is 0."""
+    number = atoi(value)
+    return number if INT_MIN <= number <= INT_MAX else 0
+
+
+def _wrap_int(number: int) -> int:
+    # A C int sum wraps; it also keeps a TX counter from growing without bound.
+    return (number - INT_MIN) % (1 << 32) + INT_MIN
 
 
 class Transaction:
@@ -32,6 +48,7 @@ class Transaction:
     __slots__ = (
         "sample", "tx", "matched_var", "matched_vars", "rule", "removed_ids", "removed_tags",
         "target_exclusions", "denied", "allowed", "stopped", "fired", "implicit_score", "memo",
+        "deadline", "cpu_start", "gc_start", "countdown",
     )  # fmt: skip
 
     def __init__(self, sample: NormalizedSample, presets: dict[str, bytes], memo: dict[Any, Any]) -> None:
@@ -47,6 +64,36 @@ class Transaction:
         self.denied = self.allowed = self.stopped = False
         self.fired: list[str] = []
         self.implicit_score = 0
+        # Wall time is cheap to read and bounds CPU time from above; only when it runs out
+        # is the thread's CPU time asked (less garbage collection), so neither a loaded
+        # machine nor a collection that happens to land on this sample fails it.
+        self.deadline = time.perf_counter() + MAX_SAMPLE_SECONDS
+        self.cpu_start = time.thread_time()
+        self.gc_start = GC_CLOCK.total
+        self.countdown = TIME_CHECK_EVERY
+
+    def check_time(self) -> None:
+        # Reading a clock costs ~0.6 µs here (thread CPU time ~6 µs, a system call), as
+        # much as a cheap rule: look at the wall clock every TIME_CHECK_EVERY rules only.
+        self.countdown -= 1
+        if self.countdown > 0:
+            return
+        self.countdown = TIME_CHECK_EVERY
+        now = time.perf_counter()
+        if now <= self.deadline:
+            return
+        used = time.thread_time() - self.cpu_start - (GC_CLOCK.total - self.gc_start)
+        if used > MAX_SAMPLE_SECONDS:
+            raise EngineLimitExceeded("time", f"the rules took more than {MAX_SAMPLE_SECONDS * 1000:.0f} ms of engine time on this sample")
+        self.deadline = now + (MAX_SAMPLE_SECONDS - used)
+
+    def set_tx(self, name: str, value: bytes) -> None:
+        if len(value) > MAX_VALUE_BYTES:
+            raise EngineLimitExceeded("value_size", f"a TX variable would exceed {MAX_VALUE_BYTES} bytes")
+        tx = self.tx
+        if name not in tx and len(tx) >= MAX_TX_VARIABLES:
+            raise EngineLimitExceeded("tx_variables", f"more than {MAX_TX_VARIABLES} TX variables")
+        tx[name] = value
 
     def set_hits(self, group: SetGroup, value: bytes) -> frozenset[int]:
         cache = self.sample.engine_cache
@@ -74,6 +121,7 @@ class Transaction:
         hits = cache.get(prefilter)
         if hits is not None:
             return hits
+        self.check_time()
         kind = prefilter.kind
         memo = self.memo
         found: set[int] = set()
@@ -291,9 +339,15 @@ class Program:
         return index
 
     def _rule_matches(self, rule: Rule, txn: Transaction) -> bool:
+        txn.check_time()
         txn.rule = rule
-        for link in rule.links:
+        for position, link in enumerate(rule.links):
             if not self._link_matches(link, rule, txn):
+                if position and rule.links[0].multimatch and rule.reports:
+                    # libmodsecurity 3.0.9 logs a multiMatch chain starter whose first
+                    # link matched even when the chain then fails (CRS 942131; its debug
+                    # log: "Rule returned 0", no score). Its fired ids include it; so do ours.
+                    txn.fired.append(str(rule.id))
                 return False
             if txn.stopped:
                 return False
@@ -326,7 +380,7 @@ class Program:
                 matches.append((name, value))
                 if link.capture and not negated:
                     for number, captured in enumerate(operator.capture(value)):
-                        txn.tx[str(number)] = captured
+                        txn.set_tx(str(number), captured)
                 self._run_actions(link, txn)
         if matches is None:
             return False
@@ -355,15 +409,15 @@ class Program:
             if setvar.op == "delete":
                 txn.tx.pop(name, None)
             elif setvar.op == "one":
-                txn.tx[name] = b"1"
+                txn.set_tx(name, b"1")
             else:
                 value = setvar.value.expand(txn) if setvar.value is not None else b""
                 if setvar.op == "=":
-                    txn.tx[name] = value
+                    txn.set_tx(name, value)
                 else:
-                    delta = atoi(value)
-                    current = atoi(txn.tx.get(name, b"0"))
-                    txn.tx[name] = str(current + delta if setvar.op == "+" else current - delta).encode()
+                    delta = _stoi(value)
+                    current = _stoi(txn.tx.get(name, b"0"))
+                    txn.set_tx(name, str(_wrap_int(current + delta if setvar.op == "+" else current - delta)).encode())
         for ctl in link.ctls:
             if ctl.kind == "remove_id":
                 txn.removed_ids.extend(ctl.ids)
@@ -373,3 +427,7 @@ class Program:
                 txn.target_exclusions.append((ctl, ctl.target[0], ctl.target[1]))
             elif ctl.kind == "engine_off":
                 txn.allowed = txn.stopped = True
+            elif ctl.kind == "body_processor" and txn.rule is not None and txn.rule.phase == 1:
+                # libmodsecurity parses the body after phase 1: a later switch is too late.
+                # The switched view has its own caches, so nothing parsed before leaks in.
+                txn.sample = txn.sample.with_processor(ctl.tag)

@@ -21,18 +21,21 @@ if TYPE_CHECKING:
 Element = tuple[str, "bytes | None", bytes]
 
 # Collections filled from the request.
-REQUEST_COLLECTIONS = {"ARGS", "ARGS_GET", "ARGS_POST", "REQUEST_HEADERS", "REQUEST_COOKIES"}
+REQUEST_COLLECTIONS = {
+    "ARGS", "ARGS_GET", "ARGS_POST", "REQUEST_HEADERS", "REQUEST_COOKIES",
+    "FILES", "FILES_SIZES", "MULTIPART_PART_HEADERS", "XML",
+}  # fmt: skip
 NAME_COLLECTIONS = {
     "ARGS_NAMES": "ARGS",
     "ARGS_GET_NAMES": "ARGS_GET",
     "ARGS_POST_NAMES": "ARGS_POST",
     "REQUEST_HEADERS_NAMES": "REQUEST_HEADERS",
     "REQUEST_COOKIES_NAMES": "REQUEST_COOKIES",
+    "FILES_NAMES": "FILES",
 }
-# Collections we have no data for (no multipart/XML parsing, no persistent storage).
+# Collections a stored sample has no data for (temporary files, persistent storage).
 EMPTY_COLLECTIONS = {
-    "FILES", "FILES_NAMES", "FILES_SIZES", "FILES_TMPNAMES", "FILES_TMP_CONTENT",
-    "MULTIPART_PART_HEADERS", "XML", "ENV", "GEO", "IP", "SESSION", "GLOBAL", "USER", "RESOURCE",
+    "FILES_TMPNAMES", "FILES_TMP_CONTENT", "ENV", "GEO", "IP", "SESSION", "GLOBAL", "USER", "RESOURCE",
 }  # fmt: skip
 STATE_COLLECTIONS = {"TX", "MATCHED_VARS", "MATCHED_VARS_NAMES", "RULE"}
 COLLECTIONS = REQUEST_COLLECTIONS | set(NAME_COLLECTIONS) | EMPTY_COLLECTIONS | STATE_COLLECTIONS

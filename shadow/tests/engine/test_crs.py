@@ -21,8 +21,8 @@ from shadow.engine.modsec.operators import _LIBINJECTION
 
 DATA = Path(__file__).parent / "data"
 # @detectSQLi/@detectXSS carry much of CRS's detection (942 at PL1: 97% of sqli with
-# libinjection, 69% without); without the package those rules are skipped.
-needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libinjection-python is not installed")
+# libinjection, 69% without); without libmodsecurity3 those rules are skipped.
+needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libmodsecurity3 (libinjection) is not installed")
 ATTACK_SLICES = ("sqli_500", "xss_100", "path_traversal_100", "lfi_100", "cmdi_100")
 
 
@@ -133,3 +133,76 @@ def test_load_crs_by_number_or_name_and_unknown_files():
         load_crs(["999999"])
     config = crs_rule_config(["942"], paranoia_level=2, threshold=10)
     assert (config["type"], config["paranoia_level"], config["threshold"]) == ("modsecurity", 2, 10)
+
+
+# ---- the CRS by reference (rule_config.crs, CONTRACT §4a) ----------------------------------------
+
+SQLI = {"method": "GET", "path": "/search", "query": "q=1%27%20or%201%3D1--", "headers": {"Host": "app.test", "User-Agent": "curl/8", "Accept": "*/*"}}
+
+
+@needs_libinjection
+def test_crs_by_reference_equals_the_pasted_text():
+    by_reference = compile_rule({"type": "modsecurity", "crs": {"files": ["942"], "paranoia_level": 2}})
+    pasted = compile_rule(crs_rule_config(["942"], paranoia_level=2))
+    rows = slice_of("sqli_500")[::10] + slice_of("benign_500")[::10]
+    assert [by_reference.match(NormalizedSample(r)) for r in rows] == [pasted.match(NormalizedSample(r)) for r in rows]
+
+
+@needs_libinjection
+def test_crs_exclusions_by_id_and_tag_remove_those_rules():
+    sample = NormalizedSample(SQLI)
+    assert "942100" in compile_rule({"type": "modsecurity", "crs": {}}).match(sample).fired
+    by_id = compile_rule({"type": "modsecurity", "crs": {"exclude_rule_ids": [942100]}}).match(NormalizedSample(SQLI))
+    assert "942100" not in by_id.fired
+    by_tag = compile_rule({"type": "modsecurity", "crs": {"exclude_tags": ["attack-sqli"]}}).match(NormalizedSample(SQLI))
+    assert not any(rule_id.startswith("942") for rule_id in by_tag.fired)
+
+
+def test_the_tenants_own_rules_run_after_the_crs_and_count_in_its_blocking_decision():
+    own = 'SecRule ARGS "@contains zzz" "id:10001,phase:2,pass,severity:CRITICAL,setvar:tx.inbound_anomaly_score_pl1=+%{tx.critical_anomaly_score}"'
+    rule = compile_rule({"type": "modsecurity", "crs": {}, "rules": own})
+    verdict = rule.match(NormalizedSample({**SQLI, "query": "q=zzz"}))
+    assert verdict.matched and verdict.fired[-2:] == ("10001", "949110")  # 949 blocked on the tenant's score
+
+
+@pytest.mark.parametrize(
+    ("crs", "field"),
+    [
+        ({"files": ["999999"]}, "files"),
+        ({"files": []}, "crs.files"),
+        ({"paranoia_level": 5}, "crs.paranoia_level"),
+        ({"exclude_rule_ids": ["942100"]}, "crs.exclude_rule_ids"),
+        ({"exclude_tags": ['x" id:1']}, "crs.exclude_tags"),
+        ({"plugins": []}, "crs.plugins"),
+        ("942", "crs"),
+    ],
+)
+def test_a_bad_crs_reference_is_a_rule_error_naming_the_field(crs, field):
+    with pytest.raises(RuleError) as caught:
+        compile_rule({"type": "modsecurity", "crs": crs})
+    assert caught.value.details["field"] == field
+
+
+def test_the_catalog_lists_every_request_file_with_its_rule_count():
+    from shadow.engine import CRS_VERSION, crs_catalog
+
+    catalog = crs_catalog()
+    assert catalog["version"] == CRS_VERSION
+    assert [f["name"] for f in catalog["files"]] == crs_files()
+    by_number = {f["number"]: f["rules"] for f in catalog["files"]}
+    assert by_number["942"] == (CRS_RULES_DIR / "REQUEST-942-APPLICATION-ATTACK-SQLI.conf").read_text().count("id:942")
+    # every rule of the bundled files carries that version
+    assert all(f"ver:'OWASP_CRS/{CRS_VERSION}'" in (CRS_RULES_DIR / name).read_text() for name in crs_files() if by_number[name.split("-")[1]])
+
+
+def test_without_libmodsecurity_the_libinjection_rules_are_skipped_and_listed(run_django):
+    # A fresh process: the library is looked up once, at import.
+    code = (
+        "from shadow.engine import compile_rule, crs_rule_config\n"
+        "from shadow.engine import libmodsecurity\n"
+        "rule = compile_rule(crs_rule_config(['942', '941'], paranoia_level=1))\n"
+        "print(libmodsecurity.LIBRARY is None, sorted(e.rule_id for e in rule.unsupported))\n"
+    )
+    result = run_django(code, env={"SHIELDX_LIBMODSECURITY": "off"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True [941100, 942100]"

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import time
 from fractions import Fraction
 
 import pytest
 
-from shadow.engine import Counts, EvaluationResult, compare, compile_rule, compute_metrics, evaluate, mcnemar_p_value, merge, winner
+from shadow.engine import (
+    Counts,
+    EvaluationResult,
+    compare,
+    compile_rule,
+    compute_metrics,
+    evaluate,
+    mcnemar_p_value,
+    merge,
+    metrics,
+    winner,
+)
 from shadow.engine.metrics import F1_GOOD, F1_MODERATE, F1_POOR, f1_band, recommendations
 
 
@@ -52,12 +65,43 @@ def test_mcnemar_against_hand_computed_values():
     assert mcnemar_p_value(2, 3) == 1.0
 
 
-def test_mcnemar_with_large_counts_uses_exact_integers():
+def test_mcnemar_with_large_counts():
     p = mcnemar_p_value(5000, 5300)
     assert 0.0 < p < 0.05
     assert mcnemar_p_value(20000, 20000) == 1.0
     with pytest.raises(ValueError):
         mcnemar_p_value(-1, 2)
+
+
+def exact_p(b: int, c: int) -> Fraction:
+    """The definition, in big integers: 2 * sum_{i<=min} C(n, i) / 2^n, capped at 1."""
+    n = b + c
+    return min(Fraction(1), Fraction(2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)), 2**n))
+
+
+@pytest.mark.parametrize(
+    ("b", "c"),
+    [(1, 9), (0, 10), (3, 4), (10, 30), (100, 140), (480, 520), (700, 1300), (1000, 1001), (2400, 2600), (0, 3000), (1490, 1700)],
+)
+def test_mcnemar_in_log_space_equals_the_big_integer_value(b, c):
+    exact = exact_p(b, c)
+    assert metrics._mcnemar_log_space(b, c) == pytest.approx(float(exact), rel=1e-11, abs=1e-300)
+    assert mcnemar_p_value(b, c) == pytest.approx(float(exact), rel=1e-11, abs=1e-300)
+    if b + c <= metrics.EXACT_MCNEMAR_MAX_N:
+        assert mcnemar_p_value(b, c) == float(exact)  # exactly the float nearest the fraction
+
+
+def test_mcnemar_at_ten_million_samples_takes_under_50_ms():
+    cases = [(4_990_000, 5_010_000), (4_999_000, 5_001_000), (1_000_000, 9_000_000), (5_000_000, 5_000_001)]
+    for b, c in cases:
+        started = time.thread_time()
+        p = mcnemar_p_value(b, c)
+        assert time.thread_time() - started < 0.050, (b, c)
+        assert 0.0 <= p <= 1.0
+    assert mcnemar_p_value(4_990_000, 5_010_000) < 1e-9  # 20,000 apart: 6.3 sigma
+    assert mcnemar_p_value(4_999_000, 5_001_000) == pytest.approx(0.52708, rel=1e-3)  # 0.63 sigma
+    assert mcnemar_p_value(1_000_000, 9_000_000) == 0.0  # below the smallest double
+    assert mcnemar_p_value(5_000_000, 5_000_001) == 1.0
 
 
 def test_winner_needs_significance():

@@ -7,7 +7,7 @@ import pytest
 from shadow.engine import NormalizedSample, RuleError, compile_rule
 from shadow.engine.modsec.operators import _LIBINJECTION
 
-needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libinjection-python is not installed")
+needs_libinjection = pytest.mark.skipif(_LIBINJECTION is None, reason="libmodsecurity3 (libinjection) is not installed")
 
 
 def modsec(text: str, **config):
@@ -15,6 +15,9 @@ def modsec(text: str, **config):
 
 
 def get(query: str = "", *, path: str = "/search", headers: dict | None = None, body: str = "", method: str = "GET"):
+    if body and headers is None:
+        # A form post; a body without Content-Type gets no body processor (CONTRACT §4a).
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
     return NormalizedSample({"method": method, "path": path, "query": query, "headers": headers or {}, "body": body})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadow.engine import NormalizedSample, compile_rule
+from shadow.engine import NormalizedSample, RuleError, compile_rule
 from shadow.engine.modsec.variables import COLLECTIONS, SCALARS
 
 REQUEST = {
@@ -19,16 +19,16 @@ REQUEST = {
 }
 
 
+FORM = {**REQUEST, "headers": {**REQUEST["headers"], "Content-Type": "application/x-www-form-urlencoded"}}
+
+
 def secrule_values(sample: dict, variable: str) -> list[tuple[str, bytes]]:
     """What a SecRule sees for ``variable``: (MATCHED_VAR_NAME, value) per element."""
-    text = (
-        f'SecRule {variable} "@unconditionalMatch" '
-        f"\"id:1,phase:2,pass,setvar:'tx.seen=%{{tx.seen}}|%{{MATCHED_VAR_NAME}}=%{{MATCHED_VAR}}'\""
-    )
-    rule = compile_rule({"type": "modsecurity", "rules": text})
+    # Every element matches, so MATCHED_VARS lists them all in order (an appending
+    # setvar would read better, but the engine refuses self-appending setvars).
+    rule = compile_rule({"type": "modsecurity", "rules": f'SecRule {variable} "@unconditionalMatch" "id:1,phase:2,pass"'})
     txn = rule.program.run(NormalizedSample(sample))
-    seen = txn.tx.get("seen", b"").split(b"|")[1:]
-    return [(item.split(b"=", 1)[0].decode(), item.split(b"=", 1)[1]) for item in seen]
+    return [(name, value) for name, value in txn.matched_vars]
 
 
 # ---- contract targets ---------------------------------------------------------------------
@@ -81,11 +81,11 @@ def test_args_come_from_query_and_urlencoded_body_decoded_with_plus_as_space():
         ("ARGS_GET:debug", b""),
         ("ARGS_GET:Name", b"'x'"),
     ]
-    assert secrule_values(REQUEST, "ARGS_POST") == [("ARGS_POST:a", b"1"), ("ARGS_POST:b", b"two words")]
-    assert [v for _, v in secrule_values(REQUEST, "ARGS")] == [b"union select 1", b"", b"'x'", b"1", b"two words"]
-    assert [v for _, v in secrule_values(REQUEST, "ARGS_NAMES")] == [b"q", b"debug", b"Name", b"a", b"b"]
-    assert [v for _, v in secrule_values(REQUEST, "ARGS_GET_NAMES")] == [b"q", b"debug", b"Name"]
-    assert [v for _, v in secrule_values(REQUEST, "ARGS_POST_NAMES")] == [b"a", b"b"]
+    assert secrule_values(FORM, "ARGS_POST") == [("ARGS_POST:a", b"1"), ("ARGS_POST:b", b"two words")]
+    assert [v for _, v in secrule_values(FORM, "ARGS")] == [b"union select 1", b"", b"'x'", b"1", b"two words"]
+    assert [v for _, v in secrule_values(FORM, "ARGS_NAMES")] == [b"q", b"debug", b"Name", b"a", b"b"]
+    assert [v for _, v in secrule_values(FORM, "ARGS_GET_NAMES")] == [b"q", b"debug", b"Name"]
+    assert [v for _, v in secrule_values(FORM, "ARGS_POST_NAMES")] == [b"a", b"b"]
 
 
 def test_json_body_fills_args_like_libmodsecurity():
@@ -106,18 +106,102 @@ def test_json_body_fills_args_like_libmodsecurity():
     assert secrule_values(sample, "REQBODY_PROCESSOR") == [("REQBODY_PROCESSOR", b"JSON")]
 
 
-def test_body_without_content_type_is_read_as_json_or_urlencoded():
-    as_json = {"method": "POST", "path": "/", "body": '{"k": "v"}'}
-    as_form = {"method": "POST", "path": "/", "body": "k=v' or 1=1"}
-    assert secrule_values(as_json, "ARGS_POST") == [("ARGS_POST:json.k", b"v")]
-    assert secrule_values(as_form, "ARGS_POST") == [("ARGS_POST:k", b"v' or 1=1")]
+def test_body_without_content_type_gets_no_processor_only_request_body_sees_it():
+    for body in ('{"k": "v"}', "k=v' or 1=1"):
+        sample = {"method": "POST", "path": "/", "body": body}
+        assert secrule_values(sample, "ARGS_POST") == []
+        assert secrule_values(sample, "REQBODY_PROCESSOR") == []
+        assert secrule_values(sample, "REQUEST_BODY") == [("REQUEST_BODY", body.encode())]
+    unknown = {"method": "POST", "path": "/", "headers": {"Content-Type": "text/plain"}, "body": "k=v"}
+    assert secrule_values(unknown, "ARGS_POST") == []
     broken = {"method": "POST", "path": "/", "headers": {"Content-Type": "application/json"}, "body": "{"}
     assert secrule_values(broken, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
 
 
+def test_vendor_json_is_json_and_a_charset_parameter_changes_nothing():
+    for content_type in ("application/vnd.api+json", "application/json; charset=utf-8", "Application/JSON"):
+        sample = {"method": "POST", "path": "/", "headers": {"Content-Type": content_type}, "body": '{"a": ["x"]}'}
+        assert secrule_values(sample, "ARGS_POST") == [("ARGS_POST:json.a.array_0", b"x")], content_type
+
+
+@pytest.mark.parametrize("content_type", ["application/xml", "text/xml; charset=utf-8", "application/soap+xml"])
+def test_xml_fills_the_root_text_and_every_attribute_value(content_type):
+    body = '<?xml version="1.0"?><a x="1"><b y="2&amp;3">t1</b>t2<!-- no --><![CDATA[<cd>]]></a>'
+    sample = {"method": "POST", "path": "/", "headers": {"Content-Type": content_type}, "body": body}
+    assert secrule_values(sample, "XML:/*") == [("XML:/*", b"t1t2<cd>")]
+    assert secrule_values(sample, "XML://@*") == [("XML://@*", b"1"), ("XML://@*", b"2&3")]
+    assert secrule_values(sample, "ARGS_POST") == []
+    assert secrule_values(sample, "REQBODY_PROCESSOR") == [("REQBODY_PROCESSOR", b"XML")]
+    broken = {**sample, "body": "<a><b></a>"}
+    assert secrule_values(broken, "XML:/*") == [] and secrule_values(broken, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
+
+
+MULTIPART = {
+    "method": "POST",
+    "path": "/upload",
+    "headers": {"Content-Type": 'multipart/form-data; boundary="XyZ"'},
+    "body": (
+        "--XyZ\r\n"
+        'Content-Disposition: form-data; name="title"\r\n\r\n'
+        "a ' b\r\n"
+        "--XyZ\r\n"
+        'Content-Disposition: form-data; name="doc"; filename="..\\\\1.7z"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+        "12345\r\n"
+        "--XyZ--\r\n"
+    ),
+}
+
+
+def test_multipart_fields_files_sizes_and_part_headers():
+    assert secrule_values(MULTIPART, "ARGS_POST") == [("ARGS_POST:title", b"a ' b")]
+    assert secrule_values(MULTIPART, "FILES") == [("FILES:doc", b"..\\1.7z")]  # \\ unescaped to \
+    assert secrule_values(MULTIPART, "FILES_NAMES") == [("FILES_NAMES:doc", b"doc")]
+    assert secrule_values(MULTIPART, "FILES_SIZES") == [("FILES_SIZES:doc", b"5")]
+    assert secrule_values(MULTIPART, "FILES_COMBINED_SIZE") == [("FILES_COMBINED_SIZE", b"5")]
+    assert secrule_values(MULTIPART, "MULTIPART_PART_HEADERS") == [
+        ("MULTIPART_PART_HEADERS:title", b'Content-Disposition: form-data; name="title"\r\n'),
+        ("MULTIPART_PART_HEADERS:doc", b'Content-Disposition: form-data; name="doc"; filename="..\\\\1.7z"\r\n'),
+        ("MULTIPART_PART_HEADERS:doc", b"Content-Type: application/octet-stream\r\n"),
+    ]
+    assert secrule_values(MULTIPART, "REQBODY_PROCESSOR") == [("REQBODY_PROCESSOR", b"MULTIPART")]
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        "form-data; name=\"doc\"; filename*=utf-8''x.7z",  # only name and filename are understood
+        "form-data; name=\"doc\"; name=\"again\"",
+        "Form-Data; name=\"doc\"",  # compared case-sensitively
+        "form-data name=\"doc\"",
+    ],
+)
+def test_a_content_disposition_libmodsecurity_refuses_fails_the_whole_body(disposition):
+    refused = {**MULTIPART, "body": MULTIPART["body"].replace('form-data; name="doc"; filename="..\\\\1.7z"', disposition)}
+    assert secrule_values(refused, "ARGS_POST") == [] and secrule_values(refused, "FILES") == []
+    assert secrule_values(refused, "REQBODY_ERROR") == [("REQBODY_ERROR", b"1")]
+
+
+def test_single_quotes_and_an_unterminated_quote_are_read_as_libmodsecurity_reads_them():
+    single = {**MULTIPART, "body": MULTIPART["body"].replace('filename="..\\\\1.7z"', "filename='a b.txt'")}
+    assert secrule_values(single, "FILES") == [("FILES:doc", b"a b.txt")]
+    open_quote = {**MULTIPART, "body": MULTIPART["body"].replace('filename="..\\\\1.7z"', 'filename="c:\\"')}
+    assert secrule_values(open_quote, "FILES") == [("FILES:doc", b'c:"')]
+
+
+def test_a_phase_1_ctl_switches_the_body_processor_and_a_phase_2_one_is_too_late():
+    sample = {"method": "POST", "path": "/", "body": "k=v"}
+    switch = 'SecAction "id:1,phase:{phase},pass,nolog,ctl:requestBodyProcessor=URLENCODED"\n'
+    probe = 'SecRule ARGS_POST:k "@streq v" "id:2,phase:2,deny"'
+    assert compile_rule({"type": "modsecurity", "rules": switch.format(phase=1) + probe}).match(NormalizedSample(sample)).matched
+    assert not compile_rule({"type": "modsecurity", "rules": switch.format(phase=2) + probe}).match(NormalizedSample(sample)).matched
+    with pytest.raises(RuleError, match="requestBodyProcessor=YAML"):
+        compile_rule({"type": "modsecurity", "rules": 'SecAction "id:1,phase:1,pass,ctl:requestBodyProcessor=YAML"'})
+
+
 def test_uri_filename_basename_query_string_and_request_line():
     values = {
-        name: secrule_values(REQUEST, name)[0][1]
+        name: secrule_values(FORM, name)[0][1]
         for name in (
             "REQUEST_URI",
             "REQUEST_URI_RAW",
