@@ -29,7 +29,7 @@ import django, time
 django.setup()
 from credits.cache import Snapshot, balances
 snapshot = Snapshot(1, {"tenant_id": "t", "balance": 1, "reserved_funds": 0, "available": 1, "total_spent": 0, "total_purchased": 1}, None)
-assert balances.l1_usable() or balances._subscribed.wait(5)
+assert balances.changes.wait_connected(5)
 balances.l1.offer("t", snapshot)
 now = time.time()
 n = 200_000

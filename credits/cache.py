@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import Counter
 
-from shieldx import resilience
+from shieldx import broadcast, resilience
 from shieldx.breaker import CircuitOpen
 from shieldx.lru import LRU
 
@@ -112,9 +111,9 @@ class _L1:
 class BalanceCache:
     def __init__(self) -> None:
         self.l1 = _L1()
-        self._subscribed = threading.Event()
-        self._listener: threading.Thread | None = None
-        self._listener_lock = threading.Lock()
+        # Every process's L1 hears each committed write here; anything published while a
+        # process was not listening is unknown, so (re)subscribing starts L1 empty.
+        self.changes = broadcast.Channel("credits:balance", on_message=self._apply, on_reset=self.l1.clear)
 
     # --- Redis access, always through the breaker ------------------------------------
 
@@ -125,15 +124,6 @@ class BalanceCache:
 
     def _key(self, tenant_id: str) -> str:
         return f"{settings.CACHES['default'].get('KEY_PREFIX', 'shieldx')}:credits:balance:{tenant_id}"
-
-    @property
-    def channel(self) -> str:
-        # Pub/sub ignores Redis database numbers: name the database in the channel so two
-        # deployments sharing one server never hear each other.
-        from redis.connection import parse_url
-
-        db = parse_url(settings.REDIS_URL).get("db", 0)
-        return f"{settings.CACHES['default'].get('KEY_PREFIX', 'shieldx')}:{db}:credits:balance"
 
     def _with_redis(self, fn):
         """Run fn(redis) behind the Redis breaker; None when Redis is not usable now."""
@@ -148,50 +138,15 @@ class BalanceCache:
             logger.warning("balance cache: redis unavailable (%s)", type(exc).__name__)
             return None
 
-    # --- the listener keeps L1 coherent ------------------------------------------------
+    # --- the channel keeps L1 coherent ---------------------------------------------------
 
-    def _ensure_listener(self) -> None:
-        if self._listener is not None and self._listener.is_alive() or not settings.REDIS_URL:
-            return
-        with self._listener_lock:
-            if self._listener is None or not self._listener.is_alive():
-                self._listener = threading.Thread(target=self._listen, name="credits-cache-listener", daemon=True)
-                self._listener.start()
-
-    def _listen(self) -> None:
-        import redis
-
-        backoff = 0.1
-        while True:
-            try:
-                client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=None, health_check_interval=5)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.channel)
-                # Anything published while we were not listening is unknown: start empty.
-                self.l1.clear()
-                self._subscribed.set()
-                backoff = 0.1
-                for message in pubsub.listen():
-                    self._apply(message.get("data"))
-            except Exception as exc:  # noqa: BLE001 - reconnect on any failure
-                self._subscribed.clear()
-                self.l1.clear()
-                logger.warning("balance cache: subscription lost (%s); L1 bypassed until it is back", type(exc).__name__)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-
-    def _apply(self, data: bytes | str | None) -> None:
-        if not data:
-            return
-        text = data.decode() if isinstance(data, bytes) else data
+    def _apply(self, text: str) -> None:
         tenant_id, seq, payload = text.split("|", 2)
         self.l1.offer(tenant_id, Snapshot.decode(int(seq), payload))
 
     def l1_usable(self) -> bool:
-        if not settings.REDIS_URL:
-            return False  # no channel to hear other processes' writes on: never trust L1
-        self._ensure_listener()
-        return self._subscribed.is_set()
+        # Without a channel to hear other processes' writes on, L1 is never trusted.
+        return self.changes.connected()
 
     # --- reads and writes ------------------------------------------------------------------
 
@@ -238,7 +193,7 @@ class BalanceCache:
         def send(r):
             pipe = r.pipeline(transaction=False)
             pipe.eval(_L2_SET_IF_NEWER, 1, self._key(tenant_id), snapshot.seq, snapshot.encode(), L2_TTL)
-            pipe.publish(self.channel, f"{tenant_id}|{snapshot.seq}|{snapshot.encode()}")
+            pipe.publish(self.changes.name, f"{tenant_id}|{snapshot.seq}|{snapshot.encode()}")
             return pipe.execute()
 
         if self._with_redis(send) is None and settings.REDIS_URL:

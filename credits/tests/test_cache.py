@@ -21,8 +21,7 @@ def _read(client):
 
 @pytest.fixture
 def subscribed():
-    balances.l1_usable()
-    assert balances._subscribed.wait(5), "the cache listener did not subscribe"
+    assert balances.changes.wait_connected(5), "the cache listener did not subscribe"
 
 
 @pytest.mark.django_db
