@@ -120,7 +120,7 @@ def _store(tenant_id: str, key: str, request_fingerprint: str, unit: Unit) -> No
         "body": json.dumps(unit.body), "now": now, "expires_at": now + TTL,
     }  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT, params)  # not awaited: it travels with the COMMIT
+        cursor.execute(_INSERT, params)  # not awaited: it travels with the pipeline's closing sync
 
 
 def _replay(tenant_id: str, key: str, request_fingerprint: str) -> Unit | None:
