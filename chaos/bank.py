@@ -58,6 +58,7 @@ from shieldx.testing import RedisServer, free_port, wait_for_port  # noqa: E402 
 
 OPENING = 300  # small: balances run near zero, where overdrafts would show
 FAULTS = ("kill_worker", "postgres_restart", "redis_restart")
+CACHE_STALENESS_BOUND = 10 + 2 + 1  # credits.cache.L2_TTL + L1_TTL, and a second to spare
 
 
 class SetupFailed(RuntimeError):
@@ -516,6 +517,10 @@ def run(args: argparse.Namespace) -> int:
         wait_for_port(redis.port, timeout=30)
         load_done = time.monotonic()
         unsettled = settle(api, ledger, deadline=time.monotonic() + args.settle_seconds)
+        # Balance reads are cached: a write whose publish was lost (its worker killed after
+        # commit, or Redis down) is seen once the cache's bound has passed
+        # (credits/cache.py: L2_TTL + L1_TTL), so the checker reads after it.
+        time.sleep(CACHE_STALENESS_BOUND)
         settled = time.monotonic()
         violations, figures = check(api, tenants, ledger)
         violations += _checker_catches_a_forgotten_effect(api, tenants, ledger)

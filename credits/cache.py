@@ -8,7 +8,9 @@ Correctness rests on the account's ``audit_seq``, which grows with every balance
 - L1 is trusted only while this process's subscription is connected; it is emptied when
   the subscription drops, and each entry is trusted for at most ``L1_TTL`` seconds even if
   a message were lost. Staleness bound across processes: the pub/sub delivery time
-  (well under a millisecond here), and never more than ``L1_TTL``.
+  (well under a millisecond here). If a publish is lost altogether (a worker killed
+  between its commit and its publish, or Redis unreachable at that moment), L2 keeps the
+  older value until it expires: never more than ``L2_TTL + L1_TTL`` seconds.
 - A cached balance whose earliest hold or grant expiry has passed is not served: the read goes to
   L3, which releases the expired holds and grants first.
 Writes never consult this module: they decide on the locked row.
@@ -33,7 +35,9 @@ logger = logging.getLogger(__name__)
 
 L1_TTL = 2.0
 L1_SIZE = 50_000
-L2_TTL = 300
+# Short on purpose: it is the staleness bound when a publish is lost (see above). Active
+# tenants are republished by every write; the rest are re-read from the row after it.
+L2_TTL = 10
 _L2_SET_IF_NEWER = """
 local current = redis.call('GET', KEYS[1])
 if current then
