@@ -38,7 +38,7 @@ from credits.serializers import (
     TransactionResponse,
 )
 from shieldx.auth import Principal, resolve_tenant
-from shieldx.errors import ApplicationError, InvalidRequest, NotFound
+from shieldx.errors import ApplicationError, InvalidRequest
 from shieldx.openapi import errors
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
@@ -72,11 +72,7 @@ def _settled(tenant_id: str) -> str:
 
 def _reservation_tenant(principal, reservation_id: str) -> str:
     """The hold's tenant when the caller may see it; otherwise the same 404 as a missing hold."""
-    tenant_id = selectors.reservation_tenant(reservation_id=reservation_id)
-    try:
-        return resolve_tenant(principal, tenant_id)
-    except NotFound:
-        raise ReservationNotFound() from None
+    return resolve_tenant(principal, selectors.reservation_tenant(reservation_id=reservation_id), missing=ReservationNotFound)
 
 
 class CreditsWrite(APIView):
