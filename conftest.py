@@ -27,6 +27,12 @@ def _clean_cache(request, monkeypatch):
         # transaction=True keep the real commit semantics.
         monkeypatch.setattr("django.db.transaction.on_commit", lambda fn, using=None, robust=False: fn())
     yield
+    # A test that trips a breaker (an outage test, a deadlock) must not refuse the calls
+    # of the tests after it in this process.
+    from shieldx import resilience
+
+    resilience.database.reset()
+    resilience.cache.reset()
 
 
 @pytest.fixture

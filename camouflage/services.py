@@ -182,6 +182,9 @@ def tokenize(*, tenant_id: str, items: Sequence[tuple[str, str]]) -> list[dict[s
             kind, _, canonical = key.partition(":")
             fingerprint = crypto.fingerprinter.fingerprint(key, tenant=tenant_id)
             rows.append(_new_row(tenant_id=tenant_id, kind=kind, canonical=canonical, fingerprint=fingerprint, envelope=crypto.envelope))
+        # One insert order for every request: two batches holding the same new values in
+        # different orders would otherwise each wait on a row the other just inserted.
+        rows.sort(key=lambda row: row.fingerprint)
         Token.objects.bulk_create(rows, ignore_conflicts=True)
         found.update(_find_tokens(tenant_id, missing))
     else:

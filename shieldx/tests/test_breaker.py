@@ -100,3 +100,14 @@ def test_state_changes_are_exported_as_metrics(breaker, clock):
     with pytest.raises(CircuitOpen):
         breaker.before_call()
     assert REGISTRY.get_sample_value("credits_circuit_breaker_rejected_calls_total", {"breaker": "test"}) >= 1
+
+
+def test_a_failure_left_by_one_test_is_gone_after_reset(breaker):
+    for _ in range(3):
+        fail(breaker)
+    assert breaker.state == OPEN
+    breaker.reset()
+    assert breaker.state == CLOSED
+    fail(breaker)
+    fail(breaker)
+    assert breaker.state == CLOSED
