@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--balance", action="store_true", help="profile GET /credits/balance instead")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime, ncalls")
+    parser.add_argument("--cpu", action="store_true", help="profile this process's CPU time only (time spent waiting on PostgreSQL and Redis drops out)")
+    parser.add_argument("--dump", help="also write the raw cProfile stats to this file")
     parser.add_argument("--versus-floor", action="store_true", help="also time the raw-psycopg floor in the same process, interleaved")
     args = parser.parse_args()
 
@@ -83,22 +85,29 @@ def main() -> None:
             b"".join(out)
 
         rounds: dict[str, list[float]] = {"django": [], "floor": []}
+        cpu: dict[str, list[float]] = {"django": [], "floor": []}
+        per_round = args.requests // 5
         for _ in range(5):
             for name, fn in (("django", call), ("floor", floor_call)):
-                started = time.perf_counter()
-                for i in range(args.requests // 5):
+                started, started_cpu = time.perf_counter(), time.process_time()
+                for i in range(per_round):
                     fn(i)
-                rounds[name].append((time.perf_counter() - started) / (args.requests // 5) * 1e3)
+                rounds[name].append((time.perf_counter() - started) / per_round * 1e3)
+                cpu[name].append((time.process_time() - started_cpu) / per_round * 1e3)
         django_ms, floor_ms = (sorted(rounds[n])[2] for n in ("django", "floor"))
+        django_cpu, floor_cpu = (sorted(cpu[n])[2] for n in ("django", "floor"))
         print(f"one client, interleaved: django {django_ms:.3f} ms, raw floor {floor_ms:.3f} ms per consume: {floor_ms / django_ms:.2f}x the floor's rate")
+        print(f"  of which this process's CPU: django {django_cpu:.3f} ms, raw floor {floor_cpu:.3f} ms (the rest waits on PostgreSQL and Redis)")
     print(f"SQL statements through Django per request: {len(queries)} (+ BEGIN/COMMIT when in a transaction)")
     for sql in queries:
         print("   ", " ".join(sql.split())[:140])
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
     profile.enable()
     for i in range(args.requests):
         call(i)
     profile.disable()
+    if args.dump:
+        profile.dump_stats(args.dump)
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
