@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge
 
@@ -80,6 +79,8 @@ class CircuitBreaker:
 
     def before_call(self) -> None:
         """Admit a call or raise CircuitOpen. Every admitted call must end in success() or failure()."""
+        if self._state == CLOSED:
+            return  # the common case, checked without the lock: only failure() leaves CLOSED
         with self._lock:
             self._maybe_half_open()
             if self._state == OPEN or (self._state == HALF_OPEN and self._probes >= self.half_open_max_calls):
@@ -89,6 +90,8 @@ class CircuitBreaker:
                 self._probes += 1
 
     def success(self) -> None:
+        if self._state == CLOSED and not self._failures:
+            return  # nothing to reset: every database query ends here, so no lock for it
         with self._lock:
             self._failures = 0
             if self._state == HALF_OPEN:
@@ -109,15 +112,17 @@ class CircuitBreaker:
         else:
             self.success()
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
+    def guard(self) -> CircuitBreaker:
+        """`with breaker.guard():` around a call to the dependency (a plain context manager,
+        not a generator: it wraps every database query)."""
+        return self
+
+    def __enter__(self) -> None:
         self.before_call()
-        try:
-            yield
-        except BaseException as exc:
-            self.settle(exc)
-            raise
-        self.settle(None)
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        self.settle(exc)
+        return False
 
     def reset(self) -> None:
         """Back to closed (tests, and an operator who knows better)."""
