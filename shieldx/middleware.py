@@ -4,6 +4,7 @@ allow-list, body limits, where API keys may be, and identifiers a database can h
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from prometheus_client import Counter, Histogram
 from rest_framework.views import APIView
 
 from shieldx.errors import json_error
@@ -94,7 +96,7 @@ class StandardMethodsMiddleware:
 
     django-prometheus labels requests by method, and gunicorn passes any token of up to
     20 characters as one: 200 invented methods made 600 series, and a method can be a
-    card number. This runs before django-prometheus, so such a request is never a label.
+    card number. This runs before RequestMetricsMiddleware, so such a request is never a label.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -104,6 +106,38 @@ class StandardMethodsMiddleware:
         if request.method not in STANDARD_METHODS:
             return json_error(405, "method_not_allowed", "This HTTP method is not supported.", headers={"Allow": ", ".join(STANDARD_METHODS)})
         return self.get_response(request)
+
+
+# Named and labelled as django-prometheus names them: the alerts, the dashboard and their
+# tests read these two families, and no other per-request figure.
+_responses = Counter(
+    "django_http_responses_total_by_status_view_method", "Count of responses by status, view, method.", ["status", "view", "method"]
+)
+_latency = Histogram(
+    "django_http_requests_latency_seconds_by_view_method", "Histogram of request processing time labelled by view.", ["view", "method"],
+    buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0, float("inf")),
+)  # fmt: skip
+
+
+class RequestMetricsMiddleware:
+    """Each answer counted by status, view and method, and timed by view and method.
+
+    django-prometheus's two middlewares recorded twelve figures per request for these two
+    (4 % of a consume's CPU). Methods reaching here are standard ones only
+    (StandardMethodsMiddleware runs first); views are route names, never client text.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match is not None and match.view_name else "<unnamed view>"
+        _responses.labels(str(response.status_code), view, request.method).inc()
+        _latency.labels(view, request.method).observe(time.perf_counter() - started)
+        return response
 
 
 class KeysOnlyInHeaderMiddleware:

@@ -72,9 +72,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "shieldx.middleware.RequestIdMiddleware",
-    # Before django-prometheus: an invented method must never become a metric label.
+    # Before the request metrics: an invented method must never become a metric label.
     "shieldx.middleware.StandardMethodsMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "shieldx.middleware.RequestMetricsMiddleware",
     "shieldx.middleware.BodySizeLimitMiddleware",
     "shieldx.middleware.KeysOnlyInHeaderMiddleware",
     "shieldx.middleware.RequestSanityMiddleware",
@@ -89,7 +89,6 @@ MIDDLEWARE = [
     "shieldx.middleware.PageAuthenticationMiddleware",
     "shieldx.middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "shieldx.urls"
@@ -222,6 +221,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["shieldx.ratelimit.ApiKeyRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["shieldx.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "shieldx.parsers.JSONNegotiation",
     "EXCEPTION_HANDLER": "shieldx.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

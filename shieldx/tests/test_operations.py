@@ -22,8 +22,13 @@ def test_metrics_expose_request_counters_without_a_key(client_for):
     response = APIClient().get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
-    assert "django_http_requests_total_by_method_total" in text
-    assert 'credits_operations_total' in text or "django_http_responses_total_by_status_total" in text
+
+    def sample(name: str, *labels: str) -> bool:
+        return any(line.startswith(name + "{") and all(label in line for label in labels) for line in text.splitlines())
+
+    view = ('view="credits.apis.BalanceView"', 'method="GET"')
+    assert sample("django_http_responses_total_by_status_view_method_total", 'status="200"', *view)
+    assert sample("django_http_requests_latency_seconds_by_view_method_bucket", 'le="0.25"', *view)
 
 
 @pytest.mark.django_db
