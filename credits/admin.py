@@ -54,12 +54,12 @@ class AccountAdmin(ReadOnlyAdmin):
     search_fields = ("tenant__tenant_id", "tenant__name")
     actions = ["grant_credits", "verify_audit_chain"]
     inlines = [GrantInline]
-    # The alerts column is shown through alert_settings, with the webhook next to it.
+    # The alerts column is shown through alerts_summary, with the webhook next to it.
     exclude = ("alerts",)
-    readonly_fields = ("alert_settings",)
+    readonly_fields = ("alerts_summary",)
 
     @admin.display(description="Alert settings")
-    def alert_settings(self, obj: Account) -> str:
+    def alerts_summary(self, obj: Account) -> str:
         shown = representations.alert_settings(selectors.alerts_get(tenant_id=obj.tenant_id))
         thresholds = ", ".join(str(t) for t in shown["thresholds"]) or "none"
         secret = "set" if shown["webhook_secret_set"] else "not set"

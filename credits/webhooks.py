@@ -14,6 +14,7 @@ never followed (a 3xx is a failed attempt), and every step has a timeout.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import re
@@ -131,8 +132,17 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, allow_private: bo
         return Outcome(None, "address_refused")
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target, target.addresses[0])
-    # A hard bound on the whole attempt: closing the socket ends any read in progress.
-    watchdog = threading.Timer(TOTAL_TIMEOUT, connection.close)
+    # A hard bound on the whole attempt, however the receiver trickles its answer: shutting
+    # the socket down wakes the read in progress (closing it from here would not).
+    cut = threading.Event()
+
+    def cut_off() -> None:
+        cut.set()
+        if connection.sock is not None:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(TOTAL_TIMEOUT, cut_off)
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -143,9 +153,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, allow_private: bo
     except TimeoutError:
         return Outcome(None, "timeout")
     except ssl.SSLError:
-        return Outcome(None, "tls_error")
+        return Outcome(None, "timeout" if cut.is_set() else "tls_error")
     except (OSError, http.client.HTTPException, ValueError):
-        return Outcome(None, "timeout" if not watchdog.is_alive() else "connection_error")
+        return Outcome(None, "timeout" if cut.is_set() else "connection_error")
     finally:
         watchdog.cancel()
         connection.close()
