@@ -292,6 +292,9 @@ _SECRET = RegexValidator(r"^[\x21-\x7e]*\Z", "Must be printable ASCII without sp
 
 
 class AlertsSerializer(StrictSerializer):
+    """PUT /credits/alerts/{tenant_id}: replaces the settings. A webhook_url needs a
+    webhook_secret the first time; without a webhook_url the webhook and its secret go."""
+
     thresholds = serializers.ListField(child=StrictIntegerField(min_value=0, max_value=MAX_FIGURE), max_length=MAX_THRESHOLDS)
     webhook_url = StrictCharField(max_length=2048, required=False, allow_null=True, trim_whitespace=False)
     webhook_secret = StrictCharField(

@@ -74,6 +74,8 @@ def check(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> Tar
     """The URL's target when it may be used; ``UrlRefused`` otherwise."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH or _UNSAFE_CHARACTERS.search(url):
         raise UrlRefused("The webhook URL is not a valid URL.")
+    if not url.isascii():  # what goes on the wire is ASCII: punycode the host, percent-encode the rest
+        raise UrlRefused("The webhook URL must be ASCII (an IDN host in punycode, other characters percent-encoded).")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -88,6 +90,8 @@ def check(url: str, *, allow_private: bool, resolver: Resolver = resolve) -> Tar
         raise UrlRefused("The webhook URL must not carry credentials; the signature authenticates us.")
     if parts.fragment:
         raise UrlRefused("The webhook URL must not have a fragment.")
+    if port == 0:
+        raise UrlRefused("The webhook URL is not a valid URL.")
     host = parts.hostname
     port = port or (443 if parts.scheme == "https" else 80)
     try:
