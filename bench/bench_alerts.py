@@ -13,8 +13,6 @@ before alerts existed (compare the two checkouts run after one another). Not a t
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import statistics
 import sys
@@ -33,7 +31,7 @@ def main() -> None:
     parser.add_argument("--plain-only", action="store_true", help="only the tenant without alerts")
     args = parser.parse_args()
 
-    from bench.common import bench_env, fresh_database, make_tenants
+    from bench.common import bench_env, fresh_database, make_tenants, wsgi_post
 
     env = bench_env(DATABASE)
     fresh_database(env, DATABASE)
@@ -56,14 +54,9 @@ def main() -> None:
     app = WSGIHandler()
 
     def call(key: str, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/credits/consume", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-                   "SERVER_PORT": "80", "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
-                   "wsgi.input": io.BytesIO(raw), "HTTP_AUTHORIZATION": f"Bearer {key}"}  # fmt: skip
-        status = []
-        b"".join(app(environ, lambda s, h, *a: status.append(s)))
-        if not status[0].startswith("200"):
-            raise SystemExit(f"consume answered {status[0]}")
+        status = wsgi_post(app, "/credits/consume", key, body)
+        if not status.startswith("200"):
+            raise SystemExit(f"consume answered {status}")
 
     queries = [0]
 
