@@ -32,7 +32,7 @@ services:
 
 # The credits contract tests run a second time on SQLite, the embedded default's database,
 # so the portable twin of the hot path's PostgreSQL SQL is held to the same contract.
-CREDITS_CONTRACT_TESTS := credits/tests/test_api.py credits/tests/test_idempotency.py credits/tests/test_bad_input.py credits/tests/test_model.py credits/tests/test_grants.py credits/tests/test_grants_model.py credits/tests/test_batch.py
+CREDITS_CONTRACT_TESTS := credits/tests/test_api.py credits/tests/test_idempotency.py credits/tests/test_bad_input.py credits/tests/test_model.py credits/tests/test_grants.py credits/tests/test_grants_model.py credits/tests/test_batch.py credits/tests/test_alerts.py
 
 test: venv services
 	$(PY) -m pytest

@@ -17,8 +17,6 @@ printed beside the figures. Not part of the tests.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import statistics
 import sys
@@ -37,7 +35,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3, help="1,000-operation batches per round")
     args = parser.parse_args()
 
-    from bench.common import bench_env, fresh_database, make_tenants
+    from bench.common import bench_env, fresh_database, make_tenants, wsgi_post
 
     env = bench_env(DATABASE)
     fresh_database(env, DATABASE)
@@ -63,14 +61,9 @@ def main() -> None:
     app = WSGIHandler()
 
     def call(path: str, key: str, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-                   "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
-                   "wsgi.input": io.BytesIO(raw), "HTTP_AUTHORIZATION": f"Bearer {key}"}  # fmt: skip
-        status = []
-        b"".join(app(environ, lambda s, h, *a: status.append(s)))
-        if not status[0].startswith("200"):
-            raise SystemExit(f"{path} answered {status[0]}")
+        status = wsgi_post(app, path, key, body)
+        if not status.startswith("200"):
+            raise SystemExit(f"{path} answered {status}")
 
     queries = [0]
 

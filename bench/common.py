@@ -116,3 +116,16 @@ def print_table(rows: list[tuple[str, dict[str, float]]]) -> None:
     print(f"  {'':12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in rows:
         print(f"  {name:12} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}")
+
+
+def wsgi_post(app, path: str, key: str, body: dict) -> str:
+    """POST a JSON body straight into a WSGI application (no server, no socket); its status line."""
+    import io
+
+    raw = json.dumps(body).encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
+               "wsgi.input": io.BytesIO(raw), "HTTP_AUTHORIZATION": f"Bearer {key}"}  # fmt: skip
+    status = []
+    b"".join(app(environ, lambda s, h, *a: status.append(s)))
+    return status[0]

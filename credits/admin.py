@@ -1,7 +1,9 @@
 """Operator pages: accounts with balances; ledger and audit strictly read-only.
 
 "Grant credits" and "Verify audit chain" go through the services, so a grant is audited
-with the operator as its actor, exactly like an API call.
+with the operator as its actor, exactly like an API call; so does an event's "Retry
+delivery now". Alert settings show on the account without the webhook secret, which no
+page shows (only whether one is set).
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
 
-from credits import selectors, services
-from credits.models import MAX_AMOUNT, Account, AuditEntry, Grant, GrantCategory, LedgerEntry, Reservation
+from credits import outbox, representations, selectors, services
+from credits.models import MAX_AMOUNT, Account, AuditEntry, Event, Grant, GrantCategory, LedgerEntry, Reservation
 from shieldx.admin import ReadOnlyMixin
 from shieldx.errors import ApplicationError
 
@@ -52,6 +54,16 @@ class AccountAdmin(ReadOnlyAdmin):
     search_fields = ("tenant__tenant_id", "tenant__name")
     actions = ["grant_credits", "verify_audit_chain"]
     inlines = [GrantInline]
+    # The alerts column is shown through alerts_summary, with the webhook next to it.
+    exclude = ("alerts",)
+    readonly_fields = ("alerts_summary",)
+
+    @admin.display(description="Alert settings")
+    def alerts_summary(self, obj: Account) -> str:
+        shown = representations.alert_settings(selectors.alerts_get(tenant_id=obj.tenant_id))
+        thresholds = ", ".join(str(t) for t in shown["thresholds"]) or "none"
+        secret = "set" if shown["webhook_secret_set"] else "not set"
+        return f"thresholds: {thresholds}; webhook: {shown['webhook_url'] or 'none'} (secret {secret})"
 
     @admin.action(description="Grant credits")
     def grant_credits(self, request, queryset):
@@ -109,3 +121,27 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("account", "seq", "action", "amount", "balance_after", "actor", "hash", "created_at")
     list_filter = ("action",)
     search_fields = ("account__tenant__tenant_id", "ref", "hash")
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """The outbox with each event's delivery; "Retry delivery now" goes through the service."""
+
+    list_display = ("public_id", "account", "type", "created_at", "delivery_status", "attempts", "last_status", "last_error", "next_attempt_at")
+    list_filter = ("delivery_status", "type")
+    search_fields = ("public_id", "account__tenant__tenant_id")
+    date_hierarchy = "created_at"
+    actions = ["retry_delivery_now"]
+
+    @admin.action(description="Retry delivery now")
+    def retry_delivery_now(self, request, queryset):
+        actor = f"admin:{request.user.get_username()}"
+        retried = 0
+        for event_id in queryset.values_list("public_id", flat=True):
+            try:
+                outbox.retry_now(event_id=event_id, actor=actor)
+                retried += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{event_id}: {exc.message}", messages.WARNING)
+        if retried:
+            self.message_user(request, f"Queued {retried} event(s) for delivery now.", messages.SUCCESS)

@@ -15,6 +15,8 @@ from credits import domain, idempotency, metrics, representations, selectors, se
 from credits.exceptions import OperationForbidden, ReservationNotFound
 from credits.serializers import (
     BATCH_OPERATIONS,
+    AlertSettingsResponse,
+    AlertsSerializer,
     AuditPageResponse,
     AuditQuerySerializer,
     AuditVerifyResponse,
@@ -24,6 +26,8 @@ from credits.serializers import (
     BatchSerializer,
     CaptureSerializer,
     ConsumeSerializer,
+    EventPageResponse,
+    EventsQuerySerializer,
     GrantListResponse,
     GrantSerializer,
     GrantsQuerySerializer,
@@ -297,3 +301,35 @@ class AuditVerifyView(APIView):
     def get(self, request: Request, tenant_id: str) -> Response:
         tenant_id = resolve_tenant(request.user, tenant_id)
         return Response(selectors.verify_chain(tenant_id=tenant_id))
+
+
+# --- alerts and events (CONTRACT §3a) ------------------------------------------------------
+
+
+@extend_schema(methods=["GET"], responses={200: AlertSettingsResponse, **READ_ERRORS})
+@extend_schema(methods=["PUT"], request=AlertsSerializer, responses={200: AlertSettingsResponse, **errors(400, 401, 403, 404, 413, 415, 429, 503)})
+class AlertsView(APIView):
+    required_scopes = {"GET": "credits:read", "PUT": "credits:purchase"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        return Response(representations.alert_settings(selectors.alerts_get(tenant_id=tenant_id)))
+
+    def put(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = resolve_tenant(request.user, tenant_id)
+        body = _validated(AlertsSerializer, request.data)
+        done = services.alerts_set(
+            tenant_id=tenant_id, thresholds=body["thresholds"], webhook_url=body.get("webhook_url"), webhook_secret=body.get("webhook_secret"),
+            actor=request.user.actor,
+        )  # fmt: skip
+        return Response(representations.alert_settings(done))
+
+
+@extend_schema(responses={200: EventPageResponse, **READ_ERRORS}, parameters=[EventsQuerySerializer])
+class EventsView(APIView):
+    required_scopes = {"GET": "credits:read"}
+
+    def get(self, request: Request, tenant_id: str) -> Response:
+        tenant_id = _settled(resolve_tenant(request.user, tenant_id))
+        query = _validated(EventsQuerySerializer, request.query_params)
+        return Response(selectors.events_page(tenant_id=tenant_id, after=query.get("after"), limit=query["limit"]))

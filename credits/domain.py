@@ -95,3 +95,42 @@ class Operation:
     op: str
     tenant_id: str
     arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An outbox event with its delivery state (CONTRACT §3a)."""
+
+    event_id: str
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+    delivery_status: str
+    attempts: int
+
+    @classmethod
+    def of(cls, row: models.Event) -> Event:
+        return cls(
+            event_id=row.public_id, type=row.type, created_at=row.created_at, data=row.data, delivery_status=row.delivery_status,
+            attempts=row.attempts,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """What ``GET /credits/alerts`` answers: never the secret, only whether one is set."""
+
+    tenant_id: str
+    thresholds: tuple[int, ...]
+    webhook_url: str | None
+    webhook_secret_set: bool
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, tenant_id: str, alerts: dict[str, Any] | None, stored: models.AlertSettings | None) -> AlertSettings:
+        """From the account's ``alerts`` column (thresholds) and the settings row (webhook)."""
+        return cls(
+            tenant_id=tenant_id, thresholds=tuple((alerts or {}).get("thresholds", ())),
+            webhook_url=(stored.webhook_url or None) if stored else None,
+            webhook_secret_set=bool(stored and stored.webhook_secret_sealed), updated_at=stored.updated_at if stored else None,
+        )  # fmt: skip

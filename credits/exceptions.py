@@ -56,3 +56,15 @@ class OperationForbidden(ApplicationError):
     code = "forbidden"
     http_status = 403
     default_message = "This API key lacks the scope an operation needs."
+
+
+class EventNotFound(NotFound):
+    default_message = "Event not found."
+
+
+class EventNotRetryable(Conflict):
+    default_message = "Only pending or failed events can be retried."
+
+
+class WebhookUrlRefused(InvalidRequest):
+    default_message = "The webhook URL cannot be used."

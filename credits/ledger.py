@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 
-from credits import chain, grants
+from credits import alerts, chain, grants, outbox
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, FigureOutOfRange
 from credits.models import Account, LedgerEntry
@@ -34,7 +34,7 @@ MAX_FIGURE = 2**63 - 1
 
 _ACCOUNT_FIELDS = (
     "balance", "reserved_funds", "total_spent", "total_purchased", "audit_seq", "audit_head", "next_hold_expiry", "next_grant_expiry",
-    "updated_at",
+    "updated_at", "alerts",
 )  # fmt: skip
 # Joining the tenant answers "does it exist, is it active" in the same round trip.
 _LOCK_SQL = (
@@ -127,6 +127,8 @@ def _select_locked(tenant_id: str) -> Account | None:
     values = dict(zip(_ACCOUNT_FIELDS, row[1:], strict=True))
     for name in ("next_hold_expiry", "next_grant_expiry", "updated_at"):  # SQLite returns text; the ORM would convert it
         values[name] = _aware(values[name])
+    if isinstance(values["alerts"], str):  # jsonb and SQLite's JSON both arrive as text
+        values["alerts"] = json.loads(values["alerts"])
     account = Account(tenant_id=tenant_id, **values)
     account._state.adding = False
     account.tenant_active = row[0]
@@ -139,6 +141,7 @@ class _Batch:
     accounts: dict[str, Account]  # locked by this transaction, kept current by record()
     touched: set[str]  # accounts whose last balance is published after commit
     entries: list[dict]  # ledger entries and audit links not yet written
+    events: list[dict] = field(default_factory=list)  # outbox rows not yet written
 
 
 # Set inside ``batch()``.
@@ -207,6 +210,7 @@ def flush() -> None:
     if state is None or not state.entries:
         return
     entries, state.entries = state.entries, []
+    events, state.events = state.events, []
     touched = {entry["tenant_id"] for entry in entries}
     accounts = []
     created, altered = [], []
@@ -225,6 +229,7 @@ def flush() -> None:
         if connection.vendor == "postgresql":
             rows = {"entries": entries, "accounts": accounts, "grants_new": created, "grants_changed": altered}
             cursor.execute(_PG_FLUSH, {name: json.dumps(value, default=datetime.isoformat) for name, value in rows.items()})
+            outbox.write(events)
             return
         for entry in entries:
             for statement in _PORTABLE_WRITE[1:]:
@@ -235,6 +240,7 @@ def flush() -> None:
             cursor.execute(_PORTABLE_GRANT_INSERT, row)
         for row in altered:
             cursor.execute(_PORTABLE_GRANT_UPDATE, row)
+    outbox.write(events)
 
 
 def lock(tenant_id: str, *, active_only: bool = True) -> Account:
@@ -282,10 +288,13 @@ def record(
     metadata: dict[str, str] | None = None,
     reference: str = "",
     external_ref: str = "",
+    events: Sequence[alerts.Event] = (),
 ) -> LedgerEntry:
     """Apply the change to the locked account and write it with its ledger entry and audit
-    link. Client text is stored masked: ledger rows can never be edited or purged, so a
+    link, and with its events (``events``, plus the thresholds it crossed: ``outbox``).
+    Client text is stored masked: ledger rows can never be edited or purged, so a
     card number, SSN or email must never reach them (PCI DSS 3.5.1)."""
+    available_before = account.available
     figures = {
         "balance": account.balance + change.balance,
         "reserved_funds": account.reserved_funds + change.reserved,
@@ -318,10 +327,12 @@ def record(
         "public_id": entry.public_id, "type": change.type, "amount": change.amount, "description": entry.description,
         "metadata": entry.metadata, "reference": reference, "external_ref": entry.external_ref, "actor": actor, "grants": entry.grants,
     }  # fmt: skip
+    event_rows = outbox.rows(account, available_before, events, now=now, transaction_id=entry.public_id)
     state = _batch.get()
     if state is not None:
         # Written by flush(), with the account's last figures and the grants as they end.
         state.entries.append(params)
+        state.events += event_rows
         state.touched.add(account.tenant_id)
         return entry
     snapshot = Snapshot.of(account)
@@ -338,6 +349,7 @@ def record(
                 cursor.execute(_PORTABLE_GRANT_INSERT, {**row, "tenant_id": account.tenant_id})
             for row in touched_old:
                 cursor.execute(_PORTABLE_GRANT_UPDATE, row)
+    outbox.write(event_rows)
     # Caches learn of the change after commit, never before (a rollback must not leak).
     transaction.on_commit(lambda tenant_id=account.tenant_id: balances.publish(tenant_id, snapshot))
     return entry

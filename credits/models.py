@@ -33,6 +33,10 @@ class Account(models.Model):
     # find due accounts by index, and a cached balance know it has gone stale.
     next_grant_expiry = models.DateTimeField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The tenant's balance alerts as the hot path needs them, read by the lock that every
+    # change takes anyway: {"thresholds": [descending], "webhook": bool}, or NULL (no
+    # alerts: a change costs nothing more). Written only by ``services.alerts_set``.
+    alerts = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -144,9 +148,15 @@ class Grant(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when its grant.expiring event was written (once, 24 h before expires_at). A
+    # database default, because the ledger's CTE inserts grants without naming it.
+    expiring_sent = models.BooleanField(db_default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["account"], condition=Q(remaining__gt=0), name="grant_live")]
+        indexes = [
+            models.Index(fields=["account"], condition=Q(remaining__gt=0), name="grant_live"),
+            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0, expiring_sent=False), name="grant_expiring_unsent"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),
             models.CheckConstraint(condition=Q(priority__gte=0, priority__lte=100), name="grant_priority_range"),
@@ -194,3 +204,59 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}#{self.seq} {self.action}"
+
+
+class AlertSettings(models.Model):
+    """Where a tenant's events are POSTed. The thresholds live on the account row (the
+    hot path reads them with its lock); this row holds what only delivery needs. The
+    signing secret is stored sealed (the keyring's envelope, ``credits.outbox``): it can
+    sign, but no page, log or answer can show it."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="alert_settings")
+    webhook_url = models.CharField(max_length=2048, blank=True)
+    webhook_secret_sealed = models.CharField(max_length=600, blank=True, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.webhook_url or 'no webhook'}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    NONE = "none"  # no webhook_url when the event happened (or since)
+
+
+class Event(models.Model):
+    """The outbox (CONTRACT §3a): written in the same transaction as the change that
+    caused it; delivery only ever updates the delivery columns."""
+
+    public_id = models.CharField(max_length=40, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=40)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.NONE)
+    attempts = models.IntegerField(default=0)
+    # When the next attempt is due (pending events only): the sweep's index.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The last answer's HTTP status, or a fixed word for what went wrong (never the
+    # receiver's text, which could carry anything).
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=40, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "id"], name="event_account_order"),
+            models.Index(fields=["next_attempt_at"], condition=Q(delivery_status="pending"), name="event_delivery_due"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(attempts__gte=0), name="event_attempts_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.type} ({self.delivery_status})"

@@ -67,3 +67,23 @@ def reservation(value: domain.Reservation) -> dict[str, Any]:
         "expires_at": rfc3339(value.expires_at),
         "created_at": rfc3339(value.created_at),
     }
+
+
+def event(value: domain.Event) -> dict[str, Any]:
+    return {
+        "event_id": value.event_id,
+        "type": value.type,
+        "created_at": rfc3339(value.created_at),
+        "data": value.data,
+        "delivery": {"status": value.delivery_status, "attempts": value.attempts},
+    }
+
+
+def alert_settings(value: domain.AlertSettings) -> dict[str, Any]:
+    return {
+        "tenant_id": value.tenant_id,
+        "thresholds": list(value.thresholds),
+        "webhook_url": value.webhook_url,
+        "webhook_secret_set": value.webhook_secret_set,
+        "updated_at": rfc3339(value.updated_at) if value.updated_at else None,
+    }

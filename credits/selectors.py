@@ -17,9 +17,10 @@ from django.utils import timezone
 from credits import chain, domain, grants, ledger, representations
 from credits.cache import Snapshot, balances
 from credits.exceptions import AccountNotFound, ReservationNotFound
-from credits.models import Account, AuditEntry, Grant, LedgerEntry, Reservation
+from credits.models import Account, AlertSettings, AuditEntry, Event, Grant, LedgerEntry, Reservation
 from shieldx import cursors, resilience
 from shieldx.breaker import CLOSED, CircuitOpen
+from shieldx.errors import InvalidRequest
 
 GRANTS_LIMIT = 1000
 
@@ -121,6 +122,35 @@ def transactions(*, tenant_id: str, limit: int, cursor: str | None) -> dict[str,
     return {
         "results": [representations.transaction(domain.Transaction.of(entry, tenant_id)) for entry in page],
         "next_cursor": cursors.encode("c", page[-1].id) if more else None,
+    }
+
+
+def alerts_get(*, tenant_id: str) -> domain.AlertSettings:
+    wanted = Account.objects.filter(tenant_id=tenant_id).values_list("alerts", flat=True).first()
+    return domain.AlertSettings.of(tenant_id, wanted, AlertSettings.objects.filter(account_id=tenant_id).first())
+
+
+def events_page(*, tenant_id: str, after: str | None, limit: int) -> dict[str, Any]:
+    """Oldest first. ``after`` is a ``next_cursor`` this route gave, or an event id of the
+    tenant's (so a receiver can resume after the last event it handled)."""
+    rows = Event.objects.filter(account_id=tenant_id).order_by("id")
+    if after and after.startswith("evt_"):
+        after_id = rows.filter(public_id=after).values_list("id", flat=True).first()
+        if after_id is None:  # another tenant's event reads exactly like a missing one
+            raise InvalidRequest("after names no event of this tenant.", details={"field": "after"})
+        rows = rows.filter(id__gt=after_id)
+    elif after:
+        try:
+            rows = rows.filter(id__gt=cursors.decode(after, "e", 1)[0])
+        except InvalidRequest as exc:
+            exc.details = {"field": "after"}
+            raise
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "results": [representations.event(domain.Event.of(row)) for row in page],
+        "next_cursor": cursors.encode("e", page[-1].id) if more else None,
     }
 
 

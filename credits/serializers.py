@@ -10,6 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from credits.alerts import MAX_SECRET_LENGTH, MAX_THRESHOLDS, MIN_SECRET_LENGTH
+from credits.alerts import TYPES as ALERT_EVENT_TYPES
+from credits.ledger import MAX_FIGURE
 from credits.models import MAX_AMOUNT
 from shieldx.models import TENANT_ID_PATTERN
 from shieldx.serializers import StrictCharField, StrictIntegerField, StrictSerializer, StringMapField
@@ -279,3 +282,53 @@ class AuditVerifyResponse(serializers.Serializer):
 
 class BatchResponse(serializers.Serializer):
     results = serializers.ListField(child=serializers.DictField(), help_text="Each operation's answer: a transaction or a reservation.")
+
+
+# --- alerts and events (CONTRACT §3a) ------------------------------------------------------
+
+# Printable ASCII without spaces: the secret is used byte for byte by the receiver, so
+# nothing about it may be ambiguous (no trimming, no encodings).
+_SECRET = RegexValidator(r"^[\x21-\x7e]*\Z", "Must be printable ASCII without spaces.")
+
+
+class AlertsSerializer(StrictSerializer):
+    """PUT /credits/alerts/{tenant_id}: replaces the settings. A webhook_url needs a
+    webhook_secret the first time; without a webhook_url the webhook and its secret go."""
+
+    thresholds = serializers.ListField(child=StrictIntegerField(min_value=0, max_value=MAX_FIGURE), max_length=MAX_THRESHOLDS)
+    webhook_url = StrictCharField(max_length=2048, required=False, allow_null=True, trim_whitespace=False)
+    webhook_secret = StrictCharField(
+        min_length=MIN_SECRET_LENGTH, max_length=MAX_SECRET_LENGTH, required=False, allow_null=True, trim_whitespace=False,
+        validators=[_SECRET], write_only=True,
+    )  # fmt: skip
+
+
+class EventsQuerySerializer(serializers.Serializer):
+    after = serializers.CharField(max_length=200, required=False, help_text="A next_cursor from this route, or an event_id.")
+    limit = serializers.IntegerField(min_value=1, max_value=500, required=False, default=50)
+
+
+class AlertSettingsResponse(serializers.Serializer):
+    tenant_id = serializers.CharField()
+    thresholds = serializers.ListField(child=serializers.IntegerField(), help_text="Distinct, highest first.")
+    webhook_url = serializers.CharField(allow_null=True)
+    webhook_secret_set = serializers.BooleanField(help_text="The secret itself is never shown.")
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class EventDeliveryResponse(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending", "delivered", "failed", "none"])
+    attempts = serializers.IntegerField()
+
+
+class EventResponse(serializers.Serializer):
+    event_id = serializers.CharField()
+    type = serializers.ChoiceField(choices=list(ALERT_EVENT_TYPES))
+    created_at = serializers.DateTimeField()
+    data = serializers.DictField()
+    delivery = EventDeliveryResponse()
+
+
+class EventPageResponse(serializers.Serializer):
+    results = EventResponse(many=True)
+    next_cursor = serializers.CharField(allow_null=True)

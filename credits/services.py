@@ -10,14 +10,16 @@ admin actions, commands and tasks call them directly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from credits import domain, grants, ledger
+from credits import alerts, domain, grants, ledger, outbox, webhooks
 from credits.exceptions import (
     CaptureExceedsReservation,
     GrantAlreadyExpired,
@@ -26,10 +28,14 @@ from credits.exceptions import (
     ReservationNotFound,
     ReservationNotPending,
     TransactionNotFound,
+    WebhookUrlRefused,
 )
 from credits.ledger import Change
-from credits.models import Account, EntryType, Grant, GrantCategory, LedgerEntry, Reservation, ReservationStatus
-from shieldx.errors import ApplicationError
+from credits.models import Account, AlertSettings, EntryType, Grant, GrantCategory, LedgerEntry, Reservation, ReservationStatus
+from shieldx.errors import ApplicationError, InvalidRequest
+from shieldx.timestamps import rfc3339
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
 DEFAULT_PRIORITY = 50
@@ -49,10 +55,13 @@ def _locked(tenant_id: str, now: datetime) -> Account:
 def _expire_due_grants(account: Account, *, now: datetime) -> int:
     """Each expired grant's unspent, unheld remainder leaves the balance as an audited
     ``expire`` transaction. Decided on the grants loaded under the lock: no query."""
+    by_id = {grant.grant_id: grant for grant in account.grant_list}
     gone = grants.expire_due(account.grant_list, now)
     for grant_id, amount in gone:
         change = Change(EntryType.EXPIRE, amount, balance=-amount, grants=[(grant_id, amount)])
-        ledger.record(account, change, actor=SYSTEM_ACTOR, now=now, reference=grant_id, description="grant expired")
+        expired = by_id[grant_id]
+        event = (alerts.GRANT_EXPIRED, {"grant_id": grant_id, "category": expired.category, "amount": amount, "expires_at": rfc3339(expired.expires_at)})
+        ledger.record(account, change, actor=SYSTEM_ACTOR, now=now, reference=grant_id, description="grant expired", events=[event])
     if not gone and account.next_grant_expiry is not None and account.next_grant_expiry <= now:
         # A stale marker (the remainder became held before it expired): correct it.
         account.next_grant_expiry = grants.next_expiry(account.grant_list)
@@ -302,6 +311,73 @@ def grants_expire_all_due(*, now: datetime | None = None) -> int:
             account = ledger.lock(tenant_id, active_only=False)
             expired += _expire_due_grants(account, now=now)
     return expired
+
+
+def grants_warn_expiring(*, now: datetime | None = None) -> int:
+    """Write a ``grant.expiring`` event for each live grant that expires within 24 h and
+    has not had one (the beat task); each account in its own transaction, under its lock,
+    so a grant is announced once however many beat runs overlap."""
+    now = now or timezone.now()
+    window = {"remaining__gt": 0, "expiring_sent": False, "expires_at__gt": now, "expires_at__lte": now + alerts.EXPIRING_NOTICE}
+    written = 0
+    for tenant_id in sorted(set(Grant.objects.filter(**window).values_list("account_id", flat=True))):
+        with transaction.atomic():
+            account = ledger.lock(tenant_id, active_only=False)
+            due = list(Grant.objects.filter(account_id=tenant_id, **window).order_by("expires_at", "id"))
+            events = [
+                (alerts.GRANT_EXPIRING, {"grant_id": g.public_id, "category": g.category, "remaining": g.remaining, "held": g.held,
+                                         "expires_at": rfc3339(g.expires_at)})
+                for g in due
+            ]  # fmt: skip
+            Grant.objects.filter(pk__in=[g.pk for g in due]).update(expiring_sent=True)
+            outbox.write(outbox.rows(account, account.available, events, now=now))
+            written += len(events)
+    return written
+
+
+# --- alerts -----------------------------------------------------------------------------
+
+
+def alerts_set(
+    *, tenant_id: str, thresholds: Sequence[int], webhook_url: str | None = None, webhook_secret: str | None = None, actor: str,
+) -> domain.AlertSettings:
+    """Replace the tenant's alert settings (``PUT /credits/alerts``). A webhook URL needs a
+    secret the first time; later, a URL given without one keeps the stored secret. The URL
+    is checked (and resolved) before the account is locked: a slow DNS answer must not
+    hold up the tenant's consumes."""
+    if webhook_secret is not None and not webhook_url:
+        raise InvalidRequest("webhook_secret needs a webhook_url.", details={"field": "webhook_secret"})
+    if webhook_url:
+        try:
+            webhooks.check(webhook_url, allow_private=settings.SHIELDX_WEBHOOK_ALLOW_PRIVATE)
+        except webhooks.UrlRefused as exc:
+            raise WebhookUrlRefused(str(exc), details={"field": "webhook_url"}) from None
+    sealed = outbox.seal_secret(tenant_id=tenant_id, secret=webhook_secret) if webhook_secret else None
+    return _alerts_store(tenant_id=tenant_id, thresholds=alerts.normalized(thresholds), webhook_url=webhook_url or "", sealed=sealed, actor=actor)
+
+
+@transaction.atomic
+def _alerts_store(*, tenant_id: str, thresholds: list[int], webhook_url: str, sealed: str | None, actor: str) -> domain.AlertSettings:
+    # Under the account lock: a change either ran before and saw the old thresholds, or
+    # runs after and sees the new ones; never a mix.
+    account = ledger.lock(tenant_id)
+    stored = AlertSettings.objects.filter(account_id=tenant_id).first()
+    if webhook_url and sealed is None:
+        if stored is None or not stored.webhook_secret_sealed:
+            raise InvalidRequest("A webhook_url needs a webhook_secret (at least 32 characters).", details={"field": "webhook_secret"})
+        sealed = stored.webhook_secret_sealed
+    now = timezone.now()
+    account.alerts = {"thresholds": thresholds, "webhook": bool(webhook_url)} if thresholds or webhook_url else None
+    Account.objects.filter(pk=tenant_id).update(alerts=account.alerts)
+    stored = None
+    if account.alerts is None:
+        AlertSettings.objects.filter(account_id=tenant_id).delete()
+    else:
+        stored, _ = AlertSettings.objects.update_or_create(
+            account_id=tenant_id, defaults={"webhook_url": webhook_url, "webhook_secret_sealed": sealed or "", "updated_at": now}
+        )
+    logger.info("alert settings changed", extra={"tenant_id": tenant_id, "actor": actor, "thresholds": len(thresholds), "webhook": bool(webhook_url)})
+    return domain.AlertSettings.of(tenant_id, account.alerts, stored)
 
 
 # --- batches ----------------------------------------------------------------------------

@@ -1,12 +1,13 @@
-"""Beat tasks: release expired holds, expire grants, forget idempotency records after 24 h, verify the
-audit chains (the figures feed the audit-chain alert)."""
+"""Beat tasks: release expired holds, expire grants (and announce those about to expire),
+deliver due webhook events, forget idempotency records after 24 h, verify the audit chains
+(the figures feed the audit-chain alert). And the one queued task: deliver an event."""
 
 import logging
 import time
 
 from celery import shared_task
 
-from credits import idempotency, metrics, selectors, services
+from credits import idempotency, metrics, outbox, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +19,26 @@ def expire_holds() -> int:
 
 @shared_task(name="credits.expire_grants")
 def expire_grants() -> int:
-    return services.grants_expire_all_due()
+    """Expire what is due; announce (grant.expiring) what expires within 24 h."""
+    expired = services.grants_expire_all_due()
+    services.grants_warn_expiring()
+    return expired
+
+
+@shared_task(name="credits.deliver_event")
+def deliver_event(event_id: str) -> str | None:
+    return outbox.deliver(event_id=event_id)
+
+
+@shared_task(name="credits.deliver_due_events")
+def deliver_due_events() -> int:
+    """Queue each pending event whose attempt is due: retries, and events whose queueing
+    after commit was lost. Queued twice is harmless: ``outbox.deliver`` skips an event
+    that another worker holds or that is no longer due."""
+    due = outbox.due()
+    for event_id in due:
+        deliver_event.delay(event_id)
+    return len(due)
 
 
 @shared_task(name="credits.purge_idempotency_records")

@@ -17,4 +17,6 @@ urlpatterns = [
     path("transactions/<str:tenant_id>", apis.TransactionsView.as_view()),
     path("audit/<str:tenant_id>", apis.AuditView.as_view()),
     path("audit/<str:tenant_id>/verify", apis.AuditVerifyView.as_view()),
+    path("alerts/<str:tenant_id>", apis.AlertsView.as_view()),
+    path("events/<str:tenant_id>", apis.EventsView.as_view()),
 ]

@@ -190,6 +190,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "credits-expire-holds": {"task": "credits.expire_holds", "schedule": 30.0},
     "credits-expire-grants": {"task": "credits.expire_grants", "schedule": 30.0},
+    # Webhook retries, and any event whose after-commit queueing was lost.
+    "credits-deliver-due-events": {"task": "credits.deliver_due_events", "schedule": 15.0},
     "credits-purge-idempotency-records": {"task": "credits.purge_idempotency_records", "schedule": 3600.0},
     "credits-verify-audit-chains": {"task": "credits.verify_audit_chains", "schedule": 3600.0},
 }
@@ -249,6 +251,10 @@ SPECTACULAR_SETTINGS = {
 # Per-query timing and counting by django-prometheus (django_db_execute_total,
 # django_db_query_duration_seconds): off by default, it costs the hot path and feeds no alert.
 SHIELDX_DB_QUERY_METRICS = envbool("SHIELDX_DB_QUERY_METRICS", False)
+
+# Webhook URLs may be http and reach loopback, private and link-local addresses (tests,
+# private networks); off, they must be https and resolve to public addresses (SSRF).
+SHIELDX_WEBHOOK_ALLOW_PRIVATE = envbool("SHIELDX_WEBHOOK_ALLOW_PRIVATE", False)
 
 # Requests per minute per API key; 0 turns limiting off.
 SHIELDX_RATE_LIMIT = envint("SHIELDX_RATE_LIMIT", 6000, minimum=0)
