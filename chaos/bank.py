@@ -317,7 +317,8 @@ def record(call: Call, status: int | None, answer: dict | None, ledger: Ledger, 
         check_balance_shape(answer or {}, f"{call.op} answer", ledger)
     elif status is None or status >= 500 or status == 429 or code == "idempotency_key_in_use":
         call.outcome = "unknown"
-        call.first_unknown = call.first_unknown or ("no answer" if status is None else f"{status} {code or ''}".strip())
+        why = note.split(":")[0] if "cut short" in note else "no answer"  # e.g. "201 cut short": it may well have happened
+        call.first_unknown = call.first_unknown or (why if status is None else f"{status} {code or ''}".strip())
     else:
         call.outcome, call.answer = "refused", answer
 

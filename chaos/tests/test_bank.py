@@ -99,7 +99,7 @@ def test_a_cut_short_purchase_is_settled_by_its_key_and_counts_once(server):
     stop.set()  # no back-off wait
     client = bank.Client(0, api, [TENANT], ledger, stop, seed=1)
     call = client.call("purchase", TENANT, "/credits/purchase", {"tenant_id": TENANT, "amount": 5})
-    assert call.outcome == "unknown" and call.first_unknown == "no answer"
+    assert call.outcome == "unknown" and call.first_unknown == "201 cut short"
     assert bank.settle(api, ledger, deadline=float("inf"), threads=1) == []
     assert call.outcome == "ok" and call.answer["transaction_id"] == "txn_stored" and call.attempts == 2
     assert "replayed" in call.trail[-1]
