@@ -421,6 +421,16 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def _suspects(calls: list[Call], op: str, amount: int | None = None) -> str:
+    """The calls that may explain an effect: of that kind (and amount), not acknowledged
+    first, each with every attempt, so a violation can be read without a rerun."""
+    alike = [c for c in calls if c.op == op and amount in (None, c.body.get("amount"))]
+    unacknowledged = [c for c in alike if c.outcome != "ok"]
+    shown = unacknowledged + ([c for c in alike if c.outcome == "ok"] if amount is not None else [])
+    more = f"\n      … and {len(shown) - 20} more" if len(shown) > 20 else ""
+    return "".join(f"\n      suspect: {c.explain()}" for c in shown[:20]) + more or " (no unacknowledged call of that kind)"
+
+
 def check(api: Api, tenants: list[str], ledger: Ledger) -> tuple[list[str], dict[str, Any]]:
     violations: list[str] = list(ledger.observed_negative)
     figures: dict[str, Any] = {}
@@ -468,18 +478,17 @@ def check(api: Api, tenants: list[str], ledger: Ledger) -> tuple[list[str], dict
                 violations.append(f"{tenant}: acknowledged transaction {txn} appears {listed[txn]} times in the history")
         for txn in listed.keys() - acknowledged.keys():
             row = next(row for row in history if row["transaction_id"] == txn)
-            suspects = [c for c in mine_all if c.op == row["type"] and c.body.get("amount") == row["amount"] and c.outcome != "ok"]
-            suspects += [c for c in mine_all if c.op == row["type"] and c.body.get("amount") == row["amount"] and c.outcome == "ok"]
-            why = "".join(f"\n      suspect: {c.explain()}" for c in suspects) or " (no call of that type and amount)"
             violations.append(
                 f"{tenant}: history holds {txn} ({row['type']} {row['amount']} at {row['created_at']}), which no key accounts for"
-                f" (a duplicate effect, or an outcome taken as definite that was not){why}"
+                f" (a duplicate effect, or an outcome taken as definite that was not){_suspects(mine_all, row['type'], row['amount'])}"
             )
         for kind in ("reserve", "capture"):
             keys = sum(1 for c in mine if c.op == kind)
             rows = sum(1 for row in history if row["type"] == kind)
             if rows != keys:
-                violations.append(f"{tenant}: {rows} {kind} entries in the history for {keys} acknowledged {kind} keys")
+                violations.append(
+                    f"{tenant}: {rows} {kind} entries in the history for {keys} acknowledged {kind} keys{_suspects(mine_all, kind)}"
+                )
 
         # The audit chain: the server's verdict, and our own recomputation of the export.
         status, verdict = api.send("GET", f"/credits/audit/{tenant}/verify", tenant)

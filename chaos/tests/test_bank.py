@@ -116,3 +116,18 @@ def test_a_client_that_stops_fails_the_run_and_its_call_in_flight_is_settled(ser
     ledger.add(left)
     assert bank.settle(api, ledger, deadline=float("inf"), threads=1) == []
     assert left.outcome == "ok" and left.first_unknown == "its client stopped"
+
+
+def test_a_violation_names_the_calls_that_may_explain_it_with_every_attempt(server):
+    api = server(
+        answer("503 Service Unavailable", {"error": {"code": "service_unavailable"}}), answer("409 Conflict", {"error": {"code": "x"}})
+    )
+    ledger = bank.Ledger()
+    call = bank.Call(op="purchase", tenant=TENANT, path="/credits/purchase", body=BODY)
+    for _ in range(2):
+        status, body, note = api.exchange("POST", call.path, TENANT, BODY)
+        bank.record(call, status, body, ledger, note=note)
+    told = bank._suspects([call], "purchase", 5)
+    assert "chaos-k" in told and "-> refused" in told
+    assert " 503 service_unavailable" in told and " 409 x" in told
+    assert bank._suspects([call], "purchase", 6) == " (no unacknowledged call of that kind)"
