@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
+import http.client
 import json
 import os
 import random
@@ -58,6 +59,7 @@ from shieldx.testing import RedisServer, free_port, wait_for_port  # noqa: E402 
 
 OPENING = 300  # small: balances run near zero, where overdrafts would show
 FAULTS = ("kill_worker", "postgres_restart", "redis_restart")
+EPOCH = time.monotonic()  # attempts are logged relative to it
 CACHE_STALENESS_BOUND = 10 + 2 + 1  # credits.cache.L2_TTL + L1_TTL, and a second to spare
 
 
@@ -118,7 +120,9 @@ class Postgres:
         self._run([_pg_bin("pg_ctl"), "-D", str(self.dir), "-m", "immediate", "-w", "stop"])
 
     def create_database(self) -> None:
-        self._run([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-qc", "CREATE DATABASE shieldx"])
+        self._run(
+            [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-qc", "CREATE DATABASE shieldx"]
+        )
 
     def close(self) -> None:
         try:
@@ -169,6 +173,10 @@ class Call:
     answer: dict[str, Any] | None = None
     attempts: int = 0
     settled_by_replay: bool = False
+    trail: list[str] = field(default_factory=list)  # every attempt: when, status, code, replayed
+
+    def explain(self) -> str:
+        return f"{self.op} {self.path} {json.dumps(self.body, sort_keys=True)} -> {self.outcome}; attempts: {'; '.join(self.trail)}"
 
 
 @dataclass
@@ -178,6 +186,7 @@ class Ledger:
     calls: list[Call] = field(default_factory=list)
     observed_negative: list[str] = field(default_factory=list)
     server_errors: int = 0
+    stopped_clients: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, call: Call) -> None:
@@ -193,21 +202,40 @@ class Api:
 
     def send(self, method: str, path: str, tenant: str, body: dict | None = None) -> tuple[int | None, dict | None]:
         """(status, json) or (None, None) when the outcome cannot be known."""
+        status, answer, _ = self.exchange(method, path, tenant, body)
+        return status, answer
+
+    def exchange(self, method: str, path: str, tenant: str, body: dict | None = None) -> tuple[int | None, dict | None, str]:
+        """``send``, and a note for the call's trail: why there was no answer, or that a
+        stored answer was replayed.
+
+        An answer is known only when it arrived whole. A worker killed after its status
+        line but before the end of its body leaves a 201 (the effect committed) or a 409
+        (key in use? reused?) without the body that says which: that is no answer, never
+        a crash of the client nor a refusal."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {self.keys[tenant]}"}
         if data is not None:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)  # noqa: S310 - loopback
+        status = None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
             try:
-                return error.code, json.loads(error.read() or b"{}")
-            except (ValueError, OSError):
-                return error.code, None
-        except (OSError, ValueError):  # refused, reset, timed out, a half-sent answer
-            return None, None
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                    status = response.status
+                    return status, json.loads(response.read() or b"{}"), _replayed(response)
+            except urllib.error.HTTPError as error:
+                status = error.code
+                return status, json.loads(error.read() or b"{}"), _replayed(error)
+        # refused, reset, timed out; a status line without its whole body (IncompleteRead),
+        # or no status line at all (BadStatusLine, RemoteDisconnected); a body that is not JSON
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            cut = f"{status} cut short: " if status is not None else ""
+            return None, None, f"{cut}{type(exc).__name__}: {exc}"
+
+
+def _replayed(response) -> str:
+    return "replayed" if response.headers.get("Idempotent-Replayed") else ""
 
 
 class Client(threading.Thread):
@@ -222,15 +250,23 @@ class Client(threading.Thread):
         body = {**body, "idempotency_key": f"chaos-{uuid.uuid4().hex}"}
         call = Call(op=op, tenant=tenant, path=path, body=body)
         self.ledger.add(call)
-        status, answer = self.api.send("POST", path, tenant, body)
+        sent = time.monotonic()
+        status, answer, note = self.api.exchange("POST", path, tenant, body)
         call.attempts = 1
-        record(call, status, answer, self.ledger)
+        record(call, status, answer, self.ledger, note=note, sent=sent)
         if call.outcome == "unknown":
             # As a well-behaved client would (Retry-After): back off instead of hammering.
             self.stop.wait(self.rng.uniform(0.3, 1.0))
         return call
 
     def run(self) -> None:
+        try:
+            self.work()
+        except Exception as exc:  # noqa: BLE001 - a client that dies must fail the run, not thin it out unseen
+            with self.ledger.lock:
+                self.ledger.stopped_clients.append(f"{self.name} stopped: {type(exc).__name__}: {exc}")
+
+    def work(self) -> None:
         while not self.stop.is_set():
             tenant = self.rng.choice(self.tenants)
             roll = self.rng.random()
@@ -253,18 +289,26 @@ class Client(threading.Thread):
                     self.call("release", hold_tenant, f"/credits/reservations/{rsv}/release", {})
             elif self.consumes:
                 consume_tenant, txn, refundable = self.consumes.pop(self.rng.randrange(len(self.consumes)))
-                self.call("refund", consume_tenant, "/credits/refund", {"tenant_id": consume_tenant, "transaction_id": txn, "amount": self.rng.randint(1, refundable)})
+                self.call(
+                    "refund",
+                    consume_tenant,
+                    "/credits/refund",
+                    {"tenant_id": consume_tenant, "transaction_id": txn, "amount": self.rng.randint(1, refundable)},
+                )
             if self.rng.random() < 0.1:
                 status, balance = self.api.send("GET", f"/credits/balance/{tenant}", tenant)
                 if status == 200:
                     check_balance_shape(balance, f"balance read of {tenant}", self.ledger)
 
 
-def record(call: Call, status: int | None, answer: dict | None, ledger: Ledger) -> None:
+def record(call: Call, status: int | None, answer: dict | None, ledger: Ledger, *, note: str = "", sent: float = 0.0) -> None:
     """ok: it took effect; refused: a definite no; unknown: anything that does not say
     (no answer, a 5xx, a 429, or the key still in use by a request a dead worker held)."""
     call.status = status
     code = (answer or {}).get("error", {}).get("code") if isinstance(answer, dict) else None
+    took = time.monotonic() - sent
+    txn = (answer or {}).get("transaction_id") or (answer or {}).get("reservation_id") or "" if isinstance(answer, dict) else ""
+    call.trail.append(f"t={sent - EPOCH:.2f}s +{took:.2f}s {status} {code or ''} {txn} {note}".replace("  ", " ").strip())
     if status is not None and status >= 500 and status != 503:
         with ledger.lock:
             ledger.server_errors += 1
@@ -273,7 +317,8 @@ def record(call: Call, status: int | None, answer: dict | None, ledger: Ledger) 
         check_balance_shape(answer or {}, f"{call.op} answer", ledger)
     elif status is None or status >= 500 or status == 429 or code == "idempotency_key_in_use":
         call.outcome = "unknown"
-        call.first_unknown = call.first_unknown or ("no answer" if status is None else f"{status} {code or ''}".strip())
+        why = note.split(":")[0] if "cut short" in note else "no answer"  # e.g. "201 cut short": it may well have happened
+        call.first_unknown = call.first_unknown or (why if status is None else f"{status} {code or ''}".strip())
     else:
         call.outcome, call.answer = "refused", answer
 
@@ -298,6 +343,7 @@ class Nemesis(threading.Thread):
         self.injected: collections.Counter[str] = collections.Counter()
         self.every_kind = threading.Event()
         self.errors: list[str] = []
+        self.timeline: list[str] = []  # when each fault began and ended, to read beside a call's attempts
 
     def run(self) -> None:
         plan: list[str] = []
@@ -306,9 +352,11 @@ class Nemesis(threading.Thread):
                 plan = list(FAULTS)
                 self.rng.shuffle(plan)
             fault = plan.pop()
+            began = time.monotonic()
             try:
                 getattr(self, fault)()
                 self.injected[fault] += 1
+                self.timeline.append(f"t={began - EPOCH:.2f}s..{time.monotonic() - EPOCH:.2f}s {fault}")
             except Exception as exc:  # noqa: BLE001 - reported on the scoreboard
                 self.errors.append(f"{fault}: {exc}")
             if all(self.injected[f] for f in FAULTS):
@@ -334,15 +382,18 @@ class Nemesis(threading.Thread):
 
 
 def settle(api: Api, ledger: Ledger, deadline: float, threads: int = 8) -> list[Call]:
-    """Replay every unknown outcome's key and body until the answer is definite."""
-    pending = [c for c in ledger.calls if c.outcome == "unknown"]
+    """Replay every unknown outcome's key and body until the answer is definite; a call
+    still pending (its client stopped in the middle of it) is unknown too."""
+    pending = [c for c in ledger.calls if c.outcome in ("unknown", "pending")]
     for call in pending:
         call.settled_by_replay = True
+        call.first_unknown = call.first_unknown or "its client stopped"
 
     def replay(call: Call) -> None:
-        status, answer = api.send("POST", call.path, call.tenant, call.body)
+        sent = time.monotonic()
+        status, answer, note = api.exchange("POST", call.path, call.tenant, call.body)
         call.attempts += 1
-        record(call, status, answer, ledger)
+        record(call, status, answer, ledger, note=note, sent=sent)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         while pending and time.monotonic() < deadline:
@@ -370,12 +421,23 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def _suspects(calls: list[Call], op: str, amount: int | None = None) -> str:
+    """The calls that may explain an effect: of that kind (and amount), not acknowledged
+    first, each with every attempt, so a violation can be read without a rerun."""
+    alike = [c for c in calls if c.op == op and amount in (None, c.body.get("amount"))]
+    unacknowledged = [c for c in alike if c.outcome != "ok"]
+    shown = unacknowledged + ([c for c in alike if c.outcome == "ok"] if amount is not None else [])
+    more = f"\n      … and {len(shown) - 20} more" if len(shown) > 20 else ""
+    return "".join(f"\n      suspect: {c.explain()}" for c in shown[:20]) + more or " (no unacknowledged call of that kind)"
+
+
 def check(api: Api, tenants: list[str], ledger: Ledger) -> tuple[list[str], dict[str, Any]]:
     violations: list[str] = list(ledger.observed_negative)
     figures: dict[str, Any] = {}
     ok = [c for c in ledger.calls if c.outcome == "ok"]
     for tenant in tenants:
         mine = [c for c in ok if c.tenant == tenant]
+        mine_all = [c for c in ledger.calls if c.tenant == tenant]
         amounts: collections.Counter[str] = collections.Counter()
         for c in mine:
             amounts[c.op] += c.answer["captured_amount"] if c.op == "capture" else c.answer.get("amount", 0)
@@ -389,8 +451,12 @@ def check(api: Api, tenants: list[str], ledger: Ledger) -> tuple[list[str], dict
         for row in history:
             by_type[row["type"]] += row["amount"]
             if min(row["balance"], row["available"]) < 0:
-                violations.append(f"{tenant}: history row {row['transaction_id']} has balance {row['balance']}, available {row['available']}")
-        from_history = by_type["grant"] + by_type["purchase"] - by_type["consume"] + by_type["refund"] - by_type["capture"] - by_type["expire"]
+                violations.append(
+                    f"{tenant}: history row {row['transaction_id']} has balance {row['balance']}, available {row['available']}"
+                )
+        from_history = (
+            by_type["grant"] + by_type["purchase"] - by_type["consume"] + by_type["refund"] - by_type["capture"] - by_type["expire"]
+        )
         if balance["balance"] != expected:
             violations.append(f"{tenant}: balance {balance['balance']} but the clients' record gives {expected}")
         if balance["balance"] != from_history:
@@ -411,12 +477,18 @@ def check(api: Api, tenants: list[str], ledger: Ledger) -> tuple[list[str], dict
             if listed[txn] != 1:
                 violations.append(f"{tenant}: acknowledged transaction {txn} appears {listed[txn]} times in the history")
         for txn in listed.keys() - acknowledged.keys():
-            violations.append(f"{tenant}: history holds {txn}, which no key accounts for (a duplicate effect)")
+            row = next(row for row in history if row["transaction_id"] == txn)
+            violations.append(
+                f"{tenant}: history holds {txn} ({row['type']} {row['amount']} at {row['created_at']}), which no key accounts for"
+                f" (a duplicate effect, or an outcome taken as definite that was not){_suspects(mine_all, row['type'], row['amount'])}"
+            )
         for kind in ("reserve", "capture"):
             keys = sum(1 for c in mine if c.op == kind)
             rows = sum(1 for row in history if row["type"] == kind)
             if rows != keys:
-                violations.append(f"{tenant}: {rows} {kind} entries in the history for {keys} acknowledged {kind} keys")
+                violations.append(
+                    f"{tenant}: {rows} {kind} entries in the history for {keys} acknowledged {kind} keys{_suspects(mine_all, kind)}"
+                )
 
         # The audit chain: the server's verdict, and our own recomputation of the export.
         status, verdict = api.send("GET", f"/credits/audit/{tenant}/verify", tenant)
@@ -488,7 +560,9 @@ def run(args: argparse.Namespace) -> int:
             "DATABASE_URL": postgres.url, "REDIS_URL": redis.url, "SHIELDX_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "SHIELDX_CACHE_PREFIX": "chaos", "DATABASE_CONNECT_TIMEOUT": "2",
         }  # fmt: skip
-        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         if migrate.returncode != 0:
             raise SetupFailed(f"migrate failed: {migrate.stderr[-1500:]}")
         tenants = [f"chaos-{i}" for i in range(args.tenants)]
@@ -510,7 +584,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         for thread in (*clients, nemesis):
             thread.join(timeout=30)
-        unknown = sum(1 for c in ledger.calls if c.outcome == "unknown")
+        unknown = sum(1 for c in ledger.calls if c.outcome in ("unknown", "pending"))
 
         # Let the system heal: every service up, every worker back, then settle.
         wait_for_port(postgres.port, timeout=60)
@@ -549,6 +623,7 @@ def run(args: argparse.Namespace) -> int:
         violations.append(f"fault kinds never injected: {', '.join(missing)} (run longer or lower --fault-interval)")
     if unsettled:
         violations.append(f"{len(unsettled)} unknown outcomes could not be settled within {args.settle_seconds} s")
+    violations += ledger.stopped_clients  # the run did less than it claims
     if ledger.server_errors:
         violations.append(f"{ledger.server_errors} answers were 5xx other than 503 (a 500 is always a bug)")
     print()
@@ -567,13 +642,17 @@ def run(args: argparse.Namespace) -> int:
     print(_table(summary))
     causes = collections.Counter(c.first_unknown for c in ledger.calls if c.settled_by_replay)
     print("  unknown because: " + (", ".join(f"{cause} ×{n}" for cause, n in causes.most_common()) or "-"))
-    print(f"  phases: set-up {set_up - started:.0f} s, load {load_done - set_up:.0f} s, settle {settled - load_done:.0f} s, check {checked - settled:.0f} s")
+    print(
+        f"  phases: set-up {set_up - started:.0f} s, load {load_done - set_up:.0f} s, settle {settled - load_done:.0f} s, check {checked - settled:.0f} s"
+    )
     for tenant, figure in figures.items():
         print(f"  {tenant}: balance {figure['balance']}, {figure['history']} history rows, {figure['audit']} audit entries")
     for error in nemesis.errors:
         print(f"nemesis: {error}")
     for violation in violations:
         print(f"VIOLATION: {violation}")
+    if violations:
+        print("faults: " + ", ".join(nemesis.timeline))
     print("\nclean: the ledger stayed honest" if not violations else f"\n{len(violations)} violation(s)")
     return 1 if violations else 0
 

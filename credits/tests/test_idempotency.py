@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from credits import idempotency, services
 from credits.models import IdempotencyRecord, LedgerEntry
 
 TENANT = "org-123"
@@ -131,3 +135,31 @@ def test_twenty_concurrent_requests_with_one_key_take_effect_once(make_tenant, m
     # After completion every retry replays.
     again = [call(0) for _ in range(3)]
     assert all(r[0] == 200 and r[2] == "true" and r[1] == fresh[0][1] for r in again)
+
+
+@pytest.mark.postgresql  # the race needs a second connection committing meanwhile
+@pytest.mark.django_db(transaction=True)
+def test_a_unit_whose_record_meets_a_winners_at_commit_undoes_its_effect_and_replays_the_winner(make_tenant):
+    """The lookup's snapshot may predate the lock holder's commit: the unit then sees no
+    record, runs its effect, and its record meets the winner's when the pipeline closes.
+    That error surfaced as psycopg's own class, which ``once`` did not catch: a 500
+    instead of the winner's answer (the loser's effect did roll back)."""
+    make_tenant(TENANT, credits=100)
+    request_fingerprint = idempotency.fingerprint("consume", "/credits/consume", {"tenant_id": TENANT, "amount": 7})
+    winner = {"transaction_id": "txn_winner"}
+    db = connection.settings_dict
+    with idempotency.once(tenant_id=TENANT, key="raced", request_fingerprint=request_fingerprint) as unit:
+        assert unit.pending
+        services.consume(tenant_id=TENANT, amount=7, actor="test")
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True
+        ) as other:
+            now = timezone.now()
+            other.execute(
+                "INSERT INTO credits_idempotencyrecord (tenant_id, key, fingerprint, status_code, response_body, created_at, expires_at)"
+                " VALUES (%s, %s, %s, 200, %s, %s, %s)",
+                (TENANT, idempotency.stored_key(TENANT, "raced"), request_fingerprint, json.dumps(winner), now, now + idempotency.TTL),
+            )
+        unit.answer(200, {"transaction_id": "txn_loser"})
+    assert unit.replayed and (unit.status, unit.body) == (200, winner)
+    assert not LedgerEntry.objects.filter(type="consume").exists()

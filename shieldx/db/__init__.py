@@ -25,5 +25,10 @@ def pipelined() -> Iterator[None]:
     # nobody would read its result.
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    with connection.connection.pipeline():
+    # An error of an unawaited statement (a unique violation, a lost connection) is raised
+    # by psycopg when the pipeline closes, outside every Django cursor: wrapped here, it
+    # reaches callers as Django's IntegrityError or OperationalError like any other (the
+    # idempotency unit replays a concurrent winner on the first; the API answers 503 on the
+    # second), never as psycopg's own class, which nothing above expects (a 500).
+    with connection.wrap_database_errors, connection.connection.pipeline():
         yield
