@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
@@ -20,6 +21,10 @@ from shieldx import resilience
 from shieldx.breaker import CircuitOpen
 
 logger = logging.getLogger(__name__)
+
+# A message that is not news but a marker: its arrival at the listener proves every
+# message published before it was handled (pub/sub keeps one publisher's order).
+_MARKER = "\x00marker:"
 
 
 class Channel:
@@ -30,6 +35,7 @@ class Channel:
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._markers: dict[str, threading.Event] = {}
 
     @property
     def name(self) -> str:
@@ -68,8 +74,15 @@ class Channel:
                 backoff = 0.1
                 for message in pubsub.listen():
                     data = message.get("data")
-                    if data:
-                        self.on_message(data.decode() if isinstance(data, bytes) else data)
+                    if not data:
+                        continue
+                    text = data.decode() if isinstance(data, bytes) else data
+                    if text.startswith(_MARKER):
+                        arrived = self._markers.get(text)
+                        if arrived is not None:
+                            arrived.set()
+                        continue
+                    self.on_message(text)
             except Exception as exc:  # noqa: BLE001 - reconnect on any failure
                 self._subscribed.clear()
                 self.on_reset()
@@ -92,3 +105,18 @@ class Channel:
         except Exception as exc:  # noqa: BLE001 - a lost message is bounded by the caches' own lifetimes
             logger.warning("broadcast %s: publish failed (%s)", self.topic, type(exc).__name__)
             return False
+
+    def drain(self, timeout: float = 2.0) -> bool:
+        """Wait until this process's listener has handled everything published so far.
+
+        Tests need it: their database is rolled back between tests, so a tenant's figures
+        start again at seq 1, and a message of the previous test arriving late would stand
+        in L1 as the newer value. (In production seqs only grow.)"""
+        if not self.wait_connected(timeout):
+            return False
+        marker = f"{_MARKER}{uuid.uuid4().hex}"
+        arrived = self._markers[marker] = threading.Event()
+        try:
+            return self.publish(marker) and arrived.wait(timeout)
+        finally:
+            self._markers.pop(marker, None)
