@@ -46,7 +46,7 @@ _GRANT_FIELDS = ("row_id", "grant_id", "category", "priority", "amount", "remain
 GRANT_COLUMNS = ("id", "public_id", "category", "priority", "amount", "remaining", "held", "expires_at", "created_at")
 _LIVE_GRANTS_SQL = """
 SELECT id, public_id, category, priority, amount, remaining, held, expires_at, created_at
-  FROM credits_grant WHERE account_id = %(tenant_id)s AND remaining > 0
+  FROM credits_grant WHERE account_id = %(tenant_id)s AND NOT spent
 """
 
 _ACCOUNT_SET = """

@@ -151,11 +151,17 @@ class Grant(models.Model):
     # Set when its grant.expiring event was written (once, 24 h before expires_at). A
     # database default, because the ledger's CTE inserts grants without naming it.
     expiring_sent = models.BooleanField(db_default=False)
+    # Computed by the database from ``remaining``; the live-grant indexes name this column,
+    # never ``remaining`` itself. Every consume rewrites a grant's ``remaining``: were it
+    # in an index predicate, no such update could be HOT, and each would leave a dead
+    # tuple and new entries in every index (the bench's consume rate fell 40 % in a
+    # minute as they piled up). ``spent`` changes only when a grant runs dry.
+    spent = models.GeneratedField(expression=Q(remaining=0), output_field=models.BooleanField(), db_persist=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["account"], condition=Q(remaining__gt=0), name="grant_live"),
-            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0, expiring_sent=False), name="grant_expiring_unsent"),
+            models.Index(fields=["account"], condition=Q(spent=False), name="grant_live"),
+            models.Index(fields=["expires_at"], condition=Q(spent=False, expiring_sent=False), name="grant_expiring_unsent"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="grant_amount_positive"),

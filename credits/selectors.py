@@ -32,7 +32,7 @@ def _account(tenant_id: str) -> Account:
 
 
 def _live_grants(tenant_id: str) -> list[grants.Grant]:
-    rows = Grant.objects.filter(account_id=tenant_id, remaining__gt=0).values_list(*ledger.GRANT_COLUMNS)
+    rows = Grant.objects.filter(account_id=tenant_id, spent=False).values_list(*ledger.GRANT_COLUMNS)
     return [ledger.grant_of(row) for row in rows]
 
 
@@ -56,7 +56,7 @@ def grants_list(*, tenant_id: str, include_spent: bool = False, limit: int = GRA
     live = [representations.grant(domain.Grant.of(g)) for g in grants.in_drawing_order(_live_grants(tenant_id))]
     if not include_spent or len(live) >= limit:
         return live[:limit]
-    spent = Grant.objects.filter(account_id=tenant_id, remaining=0).order_by("-id").values_list(*ledger.GRANT_COLUMNS)[: limit - len(live)]
+    spent = Grant.objects.filter(account_id=tenant_id, spent=True).order_by("-id").values_list(*ledger.GRANT_COLUMNS)[: limit - len(live)]
     return live + [representations.grant(domain.Grant.of(ledger.grant_of(row))) for row in spent]
 
 

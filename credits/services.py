@@ -318,7 +318,7 @@ def grants_warn_expiring(*, now: datetime | None = None) -> int:
     has not had one (the beat task); each account in its own transaction, under its lock,
     so a grant is announced once however many beat runs overlap."""
     now = now or timezone.now()
-    window = {"remaining__gt": 0, "expiring_sent": False, "expires_at__gt": now, "expires_at__lte": now + alerts.EXPIRING_NOTICE}
+    window = {"spent": False, "expiring_sent": False, "expires_at__gt": now, "expires_at__lte": now + alerts.EXPIRING_NOTICE}
     written = 0
     for tenant_id in sorted(set(Grant.objects.filter(**window).values_list("account_id", flat=True))):
         with transaction.atomic():
