@@ -176,7 +176,12 @@ class Grant(models.Model):
 class IdempotencyRecord(models.Model):
     """The stored outcome of a keyed request, committed with its effect."""
 
-    tenant = models.ForeignKey("shieldx.Tenant", on_delete=models.CASCADE)
+    # No index of its own: the unique (tenant, key) index serves every lookup by tenant.
+    # With a tenant-only index beside it, PostgreSQL's generic plan for the prepared
+    # lookup (cached per connection, chosen while the table was small) scanned all of a
+    # tenant's records and filtered the key: each keyed write grew slower with the
+    # tenant's history (0.6 ms a lookup at 2,000 records).
+    tenant = models.ForeignKey("shieldx.Tenant", on_delete=models.CASCADE, db_index=False)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()

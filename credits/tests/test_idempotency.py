@@ -163,3 +163,21 @@ def test_a_unit_whose_record_meets_a_winners_at_commit_undoes_its_effect_and_rep
         unit.answer(200, {"transaction_id": "txn_loser"})
     assert unit.replayed and (unit.status, unit.body) == (200, winner)
     assert not LedgerEntry.objects.filter(type="consume").exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_the_lookups_generic_plan_finds_the_key_by_index_however_many_records_the_tenant_has(make_tenant):
+    """psycopg prepares the lookup, and PostgreSQL soon caches one generic plan for it per
+    connection. With a tenant-only index beside the unique (tenant, key) one, that plan
+    scanned all of the tenant's records and filtered the key: every keyed write grew
+    slower with the tenant's history."""
+    make_tenant(TENANT)
+    sql = idempotency._PG_LOCK_AND_FIND.replace("%(lock_id)s", "$1").replace("%(tenant_id)s", "$2").replace("%(key)s", "$3")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE lookup(bigint, text, text) AS {sql}")
+        cursor.execute("EXPLAIN EXECUTE lookup(1, 'org-123', 'k')")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE lookup")
+    assert "idempotency_tenant_key" in plan and "Filter" not in plan, plan
