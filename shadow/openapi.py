@@ -24,9 +24,10 @@ SAMPLE = {
         "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "nullable": True},
         "method": {"type": "string", "minLength": 1, "maxLength": MAX_METHOD_LENGTH, "description": "An HTTP method token."},
         "path": {"type": "string"},
-        "query": {"type": "string", "default": ""},
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}},
-        "body": {"type": "string", "default": ""},
+        # null reads as absent (corpora write `"body": null` for requests without one).
+        "query": {"type": "string", "default": "", "nullable": True},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}, "nullable": True},
+        "body": {"type": "string", "default": "", "nullable": True},
         "label": {"type": "string", "enum": sorted(LABELS)},
         "category": {"type": "string", "minLength": 1, "maxLength": MAX_CATEGORY_LENGTH, "nullable": True, "description": "null or absent: `benign` for benign samples, `uncategorized` for attacks."},
     },

@@ -79,6 +79,16 @@ def test_the_json_form_imports_too_and_each_import_bumps_the_version(a, dataset_
     assert ids == ["one", f"{dataset_id}:1", f"{dataset_id}:2"]
 
 
+def test_null_query_body_headers_mean_empty_as_the_schema_says(a, dataset_id):
+    from shadow.openapi import SAMPLE
+
+    nulls = {"method": "GET", "path": "/x", "label": "attack", "query": None, "headers": None, "body": None}
+    status, _ = a.post(f"/shadow/datasets/{dataset_id}/samples", {"samples": [nulls]})
+    assert status == 200
+    assert json.loads(Sample.objects.get().data) == {"method": "GET", "path": "/x", "query": "", "headers": {}, "body": ""}
+    assert all(SAMPLE["properties"][name].get("nullable") for name in ("query", "headers", "body"))
+
+
 def test_missing_query_body_headers_mean_empty_and_extra_fields_are_ignored(a, dataset_id):
     status, _ = a.upload(dataset_id, '{"method": "POST", "path": "/x", "label": "benign", "source": "corpus", "payload": "p"}\n\n')
     assert status == 200
