@@ -55,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shieldx.testing import RedisServer, free_port, wait_for_port  # noqa: E402 - after the path
+from shieldx.testing import RedisServer, child_pids, free_port, stop_process, wait_for_port  # noqa: E402 - after the path
 
 OPENING = 300  # small: balances run near zero, where overdrafts would show
 FAULTS = ("kill_worker", "postgres_restart", "redis_restart")
@@ -145,15 +145,10 @@ class Gunicorn:
         wait_for_port(self.port, timeout=60)
 
     def workers(self) -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
+        return child_pids(self.proc)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 # --- the clients ---------------------------------------------------------------------------

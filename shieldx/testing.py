@@ -105,6 +105,22 @@ class TcpProxy:
                 pass
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def child_pids(proc: subprocess.Popen) -> list[int]:
+    """The processes a server forked (gunicorn's workers, a prefork pool's children)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout  # noqa: S607 - procps from PATH
+    return [int(pid) for pid in out.split()]
+
+
 class RedisServer:
     """A private redis-server on a free port, so a test can stop it for real."""
 
@@ -180,9 +196,5 @@ class LiveApp:
         return self.request("GET", "/metrics")[2]["text"]
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -29,6 +29,7 @@ from django.db import connection
 from console.tests.conftest import TENANT, samples
 from shadow.tests.conftest import jsonl
 from shieldx.services import api_key_create, tenant_create
+from shieldx.testing import stop_process
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -294,12 +295,7 @@ def worker(django_db_setup, tmp_path_factory):
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     yield queue
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     client = redis.Redis.from_url(BROKER)
     client.delete(queue, *client.keys(f"*{queue}*"))
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from shadow.engine import crs_rule_config
 from shadow.models import BatchStatus, Evaluation, EvaluationBatch
 from shadow.tests.conftest import corpus_slice, signature
+from shieldx.testing import child_pids, stop_process
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,16 +75,10 @@ class Worker:
             )  # fmt: skip
 
     def children(self) -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
+        return child_pids(self.proc)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         client = redis.Redis.from_url(BROKER)
         client.delete(self.queue, *client.keys(f"*{self.queue}*"))
 
