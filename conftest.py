@@ -19,10 +19,7 @@ def _clean_cache(request, monkeypatch):
     from credits.cache import balances
 
     cache.clear()
-    # A balance message of the previous test may still be on its way to this process's
-    # listener: let it arrive, then forget it.
-    balances.changes.drain()
-    balances.l1.reset()
+    balances.forget()  # after the previous test's last messages have arrived
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
         # These tests run inside one transaction that never commits, so on_commit work

@@ -125,6 +125,13 @@ class BalanceCache:
         self._scripts: dict[str, Script] = {}
         self.changes = broadcast.Channel("credits:balance", on_message=self._apply, on_reset=self.l1.clear)
 
+    def forget(self) -> None:
+        """Drop this process's cached balances once every message already published has
+        reached its listener. Tests need it: their database is rolled back, so a tenant's
+        seq starts again at 1, and a late message would stand in L1 as the newer value."""
+        self.changes.drain()
+        self.l1.reset()
+
     # --- Redis access, always through the breaker ------------------------------------
 
     def _redis(self):

@@ -107,11 +107,8 @@ class Channel:
             return False
 
     def drain(self, timeout: float = 2.0) -> bool:
-        """Wait until this process's listener has handled everything published so far.
-
-        Tests need it: their database is rolled back between tests, so a tenant's figures
-        start again at seq 1, and a message of the previous test arriving late would stand
-        in L1 as the newer value. (In production seqs only grow.)"""
+        """Wait until this process's listener has handled everything published so far
+        (``credits.cache.BalanceCache.forget`` says why tests need it)."""
         if not self.wait_connected(timeout):
             return False
         marker = f"{_MARKER}{uuid.uuid4().hex}"

@@ -22,8 +22,8 @@ def _forget_cached_balances():
 
     from credits.cache import balances
 
-    balances.l1.reset()
     cache.clear()
+    balances.forget()
 
 
 def balance(client):
